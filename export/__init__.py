@@ -1,0 +1,9 @@
+"""Workstation side: turn a trained run's generator into deployable artifacts.
+
+``export_run(run_dir, out_dir, formats=...)`` is the entry point; each format is
+one function in ``export.tflite`` or ``export.onnx``.
+"""
+
+from export.pipeline import DEFAULT_FORMATS, FORMATS, ExportedArtifact, export_run
+
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "ExportedArtifact", "export_run"]

@@ -1,0 +1,55 @@
+"""Rebuild a trained generator from a run folder: its config, the model registry, the last checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import tensorflow as tf
+import tf_keras as keras
+
+from gan_edge.errors import RunFolderError
+from training.config import TrainConfig
+from training.models import model_family
+from training.run import RunFolder
+
+__all__ = ["TrainedGenerator", "load_generator"]
+
+
+@dataclass(frozen=True)
+class TrainedGenerator:
+    model: keras.Model
+    config: TrainConfig
+    family: ModuleType
+    run: RunFolder
+    checkpoint: str
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return tuple(self.family.OUTPUT_SHAPE)
+
+    def __call__(self, latent) -> tf.Tensor:
+        return self.model(latent, training=False)
+
+
+def load_generator(run_dir) -> TrainedGenerator:
+    run = RunFolder.open(run_dir)
+    config = run.config()
+    family = model_family(config.model)
+    generator = family.build_generator(config)
+    checkpoint = tf.train.latest_checkpoint(str(run.checkpoints))
+    if checkpoint is None:
+        raise RunFolderError(
+            f"{run.path} has no generator checkpoint in {run.checkpoints}: train it first "
+            "(a run with --epochs 0 has nothing to export)"
+        )
+    # Only the generator is needed (its weight average when the run kept one);
+    # the rest of the checkpoint (D, optimizers, noise state) is ignored.
+    key = "generator_ema" if config.g_ema_decay > 0 else "generator"
+    status = tf.train.Checkpoint(**{key: generator}).read(checkpoint)
+    status.expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as exc:
+        raise RunFolderError(f"{checkpoint} does not hold a {config.model} generator: {exc}") from None
+    return TrainedGenerator(generator, config, family, run, checkpoint)

@@ -1,0 +1,86 @@
+"""TFLite artifacts, one function per format; each returns the model's bytes.
+
+Conversion goes through a ``tf.function`` with an explicit input signature, so
+the batch dimension is dynamic (``None``) or fixed as asked: LiteRT's GPU
+accelerator only takes static shapes. After conversion the op list is checked:
+an artifact that needs TensorFlow (Flex) ops would not run on a device.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
+
+from export.source import TrainedGenerator
+from gan_edge.errors import GanEdgeError
+
+__all__ = ["to_float32", "to_int8", "builtin_op_names", "ExportError"]
+
+
+class ExportError(GanEdgeError):
+    """A conversion produced something that cannot be deployed, or failed outright."""
+
+
+def to_float32(trained: TrainedGenerator, *, batch_size: int | None = None) -> bytes:
+    return _convert(_converter(trained, batch_size))
+
+
+def to_int8(
+    trained: TrainedGenerator,
+    calibration_latents: np.ndarray,
+    *,
+    batch_size: int | None = None,
+) -> bytes:
+    """Full-integer model: int8 weights and activations, int8 input and output.
+
+    Activation ranges come from running ``calibration_latents`` (draws of the
+    generator's own latent distribution) through the float model.
+    """
+    converter = _converter(trained, batch_size)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(calibration_latents)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return _convert(converter)
+
+
+def builtin_op_names(model_bytes: bytes) -> list[str]:
+    """The names of the operators a TFLite model uses (custom ops by their custom name)."""
+    model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
+    by_code = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = []
+    for code in model.operatorCodes or []:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            names.append((code.customCode or b"?").decode())
+        else:
+            names.append(by_code.get(builtin, str(builtin)))
+    return names
+
+
+def _converter(trained: TrainedGenerator, batch_size: int | None) -> tf.lite.TFLiteConverter:
+    signature = tf.TensorSpec([batch_size, trained.config.latent_dim], tf.float32, name="latent")
+    function = tf.function(lambda latent: trained(latent), input_signature=[signature])
+    return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], trained.model)
+
+
+def _convert(converter: tf.lite.TFLiteConverter) -> bytes:
+    model_bytes = converter.convert()
+    flex = [name for name in builtin_op_names(model_bytes) if name.startswith("Flex")]
+    if flex:
+        raise ExportError(
+            f"the converted model needs TensorFlow ops that devices do not have: {', '.join(sorted(set(flex)))}"
+        )
+    return model_bytes
+
+
+def _representative(latents: np.ndarray) -> "callable":
+    def samples() -> Iterable[list[np.ndarray]]:
+        for row in latents:
+            yield [row[None, :].astype(np.float32)]
+
+    return samples

@@ -1,0 +1,1 @@
+"""The ``gan-edge`` command line: ``main.py`` dispatches, one module per subcommand."""

@@ -1,0 +1,57 @@
+"""Configs: defaults as the book sets them, overrides checked by name and type."""
+
+import json
+
+import pytest
+
+from gan_edge.errors import ConfigError
+from training.config import config_from_dict, default_config, load_config_file
+
+
+def test_toy_defaults_follow_the_book():
+    config = default_config("toy2d")
+    assert (config.epochs, config.batch_size, config.latent_dim) == (13, 32, 4)
+    assert config.data_samples == 10_000 and config.data_mean == (5.0, 5.0) and config.data_std == 1.0
+    assert config.d_optimizer.learning_rate == 1e-3 and config.g_optimizer.learning_rate == 2e-4
+
+
+def test_round_trip_through_json():
+    config = default_config().with_overrides({"epochs": 3, "g_optimizer": {"beta_1": 0.5}})
+    again = config_from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    assert again.g_optimizer.beta_1 == 0.5 and again.g_optimizer.learning_rate == 2e-4
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epoch": 3}, "unknown key 'epoch' in config"),
+        ({"epochs": -1}, "epochs must be 0 or more, got -1"),
+        ({"epochs": "3"}, "config.epochs must be int, got str '3'"),
+        ({"epochs": True}, "config.epochs must be int, got bool"),
+        ({"batch_size": 0}, "batch_size must be positive, got 0"),
+        ({"loss_mode": "wgan"}, "unknown loss_mode 'wgan': expected one of standard, book"),
+        ({"model": "bigan"}, "unknown model 'bigan': expected one of toy2d"),
+        ({"latent_distribution": "cauchy"}, "unknown latent_distribution 'cauchy'"),
+        ({"d_optimizer": {"name": "rmsprop"}}, "unknown optimizer name 'rmsprop': expected one of adam, sgd"),
+        ({"d_optimizer": {"lr": 1}}, "unknown key 'lr' in config.d_optimizer"),
+        ({"data_mean": [1, 2, 3]}, "config.data_mean must be a list of 2 numbers"),
+    ],
+)
+def test_bad_overrides_are_refused_by_name(overrides, message):
+    with pytest.raises(ConfigError) as excinfo:
+        default_config().with_overrides(overrides)
+    assert message in str(excinfo.value)
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no config file at"):
+        load_config_file(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{epochs: 3")
+    with pytest.raises(ConfigError, match="is not valid JSON"):
+        load_config_file(bad)
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold a JSON object, got list"):
+        load_config_file(listed)

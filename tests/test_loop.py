@@ -1,0 +1,131 @@
+"""The four-step round: frozen networks stay frozen, gating follows the book, counts add up."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from training.config import default_config
+from training.data.toy import batches, gaussian_points
+from training.loop import FourStepRound
+from training.models import model_family
+from training.train import build_optimizer
+
+
+def make_round(loss_mode="standard", seed=0):
+    config = default_config().with_overrides({"loss_mode": loss_mode, "seed": seed})
+    keras.utils.set_random_seed(seed)
+    family = model_family("toy2d")
+    return FourStepRound(
+        family.build_generator(config),
+        family.build_discriminator(config),
+        build_optimizer(config.g_optimizer),
+        build_optimizer(config.d_optimizer),
+        latent_dim=4,
+        latent_distribution="uniform01",
+        loss_mode=loss_mode,
+        seed=seed,
+    )
+
+
+def weights(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+def same(before, after):
+    return all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def real_batch(n=32):
+    return tf.constant(gaussian_points(n, (5.0, 5.0), 1.0, seed=1))
+
+
+@pytest.mark.parametrize("loss_mode", ["standard", "book"])
+def test_generator_step_leaves_discriminator_bit_for_bit(loss_mode):
+    round_ = make_round(loss_mode)
+    d_before, g_before = weights(round_.discriminator), weights(round_.generator)
+    d_iterations = int(round_.d_optimizer.iterations.numpy())
+    round_.generator_step(tf.constant(32))
+    assert same(d_before, weights(round_.discriminator))
+    assert int(round_.d_optimizer.iterations.numpy()) == d_iterations
+    assert not same(g_before, weights(round_.generator)), "G should have learned"
+
+
+@pytest.mark.parametrize("is_real", [True, False])
+def test_discriminator_step_leaves_generator_bit_for_bit(is_real):
+    round_ = make_round()
+    g_before, d_before = weights(round_.generator), weights(round_.discriminator)
+    g_iterations = int(round_.g_optimizer.iterations.numpy())
+    samples = real_batch() if is_real else round_.generator(round_.sample_latent(32), training=False)
+    round_.discriminator_step(samples, is_real=is_real)
+    assert same(g_before, weights(round_.generator))
+    assert int(round_.g_optimizer.iterations.numpy()) == g_iterations
+    assert not same(d_before, weights(round_.discriminator))
+
+
+def force_discriminator_output(round_, called_real: bool):
+    """Shift D's last bias so it calls every sample real (or fake), keeping its slope."""
+    bias = round_.discriminator.layers[-1].bias
+    bias.assign(bias + (12.0 if called_real else -12.0))
+
+
+def calls_all_real(round_, samples) -> bool:
+    return bool(tf.reduce_all(round_.discriminator(samples, training=False) >= 0.5))
+
+
+def test_book_mode_true_positives_change_nothing():
+    # D calls every real sample real (TP): in step (a) it has no mistake to learn from.
+    round_ = make_round("book")
+    force_discriminator_output(round_, called_real=True)
+    before = weights(round_.discriminator)
+    _, called_real = round_.discriminator_step(real_batch(), is_real=True)
+    assert bool(tf.reduce_all(called_real))
+    assert same(before, weights(round_.discriminator))
+
+
+def test_book_mode_generator_learns_only_from_caught_fakes():
+    # D calls every fake real (no TN): G has nothing to learn from in steps (b)/(d).
+    round_ = make_round("book")
+    force_discriminator_output(round_, called_real=True)
+    assert calls_all_real(round_, round_.generator(round_.sample_latent(256), training=False))
+    before = weights(round_.generator)
+    round_.generator_step(tf.constant(32))
+    assert same(before, weights(round_.generator))
+    # The same situation in standard mode still moves G.
+    standard = make_round("standard")
+    force_discriminator_output(standard, called_real=True)
+    before = weights(standard.generator)
+    standard.generator_step(tf.constant(32))
+    assert not same(before, weights(standard.generator))
+
+
+def test_book_mode_discriminator_learns_from_its_mistakes():
+    round_ = make_round("book")
+    force_discriminator_output(round_, called_real=False)  # every real sample called fake: all FN
+    before = weights(round_.discriminator)
+    round_.discriminator_step(real_batch(), is_real=True)
+    assert not same(before, weights(round_.discriminator))
+
+
+def test_run_rounds_counts_every_sample_once_and_is_reproducible():
+    points = gaussian_points(100, (5.0, 5.0), 1.0, seed=0)
+    results = []
+    for _ in range(2):
+        round_ = make_round(seed=3)
+        totals = round_.run_rounds(iter(batches(points, 32, seed=3)), tf.constant(4))
+        results.append({k: v.numpy() for k, v in totals.items()})
+    totals = results[0]
+    # 4 rounds: three full batches of 32 and the epoch's last batch of 4.
+    assert totals["tp"] + totals["fn"] == 100
+    assert totals["fp"] + totals["tn"] == 100
+    assert np.isfinite(totals["d_loss"]) and np.isfinite(totals["g_loss"])
+    assert results[0] == pytest.approx(results[1])
+
+
+def test_unknown_loss_mode_is_refused():
+    from gan_edge.errors import ConfigError
+
+    round_ = make_round()
+    with pytest.raises(ConfigError, match="unknown loss_mode 'wgan'"):
+        FourStepRound(round_.generator, round_.discriminator, round_.g_optimizer, round_.d_optimizer,
+                      latent_dim=4, latent_distribution="uniform01", loss_mode="wgan", seed=0)

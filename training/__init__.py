@@ -1,0 +1,1 @@
+"""Workstation side of gan-edge: data, models, the training loop, metrics and figures."""

@@ -1,0 +1,176 @@
+"""Training configs: frozen dataclasses, validated when built, saved into every run.
+
+A config comes from the defaults of a model (``default_config("toy2d")``), updated
+by a JSON file or command-line flags through ``with_overrides``. Nothing here
+executes user code: overrides are plain values, checked against the field types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gan_edge.errors import ConfigError
+from gan_edge.latent import DISTRIBUTIONS
+
+__all__ = [
+    "OptimizerConfig",
+    "TrainConfig",
+    "LOSS_MODES",
+    "OPTIMIZERS",
+    "default_config",
+    "config_from_dict",
+    "load_config_file",
+]
+
+LOSS_MODES = ("standard", "book")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "adam"
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9  # adam only
+    momentum: float = 0.0  # sgd only
+    nesterov: bool = False  # sgd only
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer name", self.name, OPTIMIZERS)
+        _check_positive("learning_rate", self.learning_rate)
+        if not 0.0 <= self.beta_1 < 1.0:
+            raise ConfigError(f"beta_1 must be in [0, 1), got {self.beta_1}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; written to ``config.json`` in the run folder."""
+
+    model: str = "toy2d"
+    epochs: int = 13
+    batch_size: int = 32
+    seed: int = 0
+    latent_dim: int = 4
+    latent_distribution: str = "uniform01"
+    loss_mode: str = "standard"
+    pretrain_discriminator: bool = False  # one epoch of steps (a) and (c) before training
+    # Decay per round of the generator's weight average (0 = off); see training.loop.
+    g_ema_decay: float = 0.0
+    d_optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3))
+    g_optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 2e-4))
+    # The target distribution of the toy GAN: a 2-D Gaussian.
+    data_samples: int = 10_000
+    data_mean: tuple[float, float] = (5.0, 5.0)
+    data_std: float = 1.0
+    # Points generated after each epoch to measure the generator against the data.
+    eval_samples: int = 10_000
+
+    def __post_init__(self) -> None:
+        from training.models import MODELS  # late: models import TensorFlow
+
+        _check_choice("model", self.model, tuple(MODELS))
+        _check_choice("loss_mode", self.loss_mode, LOSS_MODES)
+        _check_choice("latent_distribution", self.latent_distribution, tuple(DISTRIBUTIONS))
+        if self.epochs < 0:
+            raise ConfigError(f"epochs must be 0 or more, got {self.epochs}")
+        for name in ("batch_size", "latent_dim", "data_samples", "eval_samples"):
+            _check_positive(name, getattr(self, name))
+        _check_positive("data_std", self.data_std)
+        if not 0.0 <= self.g_ema_decay < 1.0:
+            raise ConfigError(f"g_ema_decay must be in [0, 1), got {self.g_ema_decay}")
+        if len(self.data_mean) != 2:
+            raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "TrainConfig":
+        merged = self.to_dict()
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return config_from_dict(merged)
+
+
+def default_config(model: str = "toy2d") -> TrainConfig:
+    """The defaults of one model, as the book sets them."""
+    return TrainConfig(model=model)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build a config from plain JSON values, refusing unknown keys and wrong types by name."""
+    return _build(TrainConfig, data, where="config")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON file of overrides (a subset of the config's keys)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no config file at {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be an object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {where}: expected one of {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check one JSON value against a field's type; JSON lists become tuples."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        item_types = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(item_types):
+            raise ConfigError(f"{where} must be a list of {len(item_types)} numbers, got {value!r}")
+        return tuple(_coerce(t, v, f"{where}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: union types are not supported in configs")
+    # bool is a subclass of int: refuse true/false where a number is expected, and vice versa.
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, hint)
+    if not ok:
+        raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {name} {value!r}: expected one of {', '.join(valid)}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")

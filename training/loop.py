@@ -1,0 +1,208 @@
+"""The book's four-step learning round (Glassner, ch. 22), and nothing else.
+
+Each round takes one batch of real samples and runs, in this order:
+  (a) false-negative step: D judges real samples labelled real; only D learns.
+  (b) true-negative step:  G makes fakes from fresh noise, D judges them, the
+      gradient flows back through D into G; only G learns (D is frozen).
+  (c) false-positive step: fresh fakes labelled fake; only D learns (G is frozen).
+  (d) the true-negative step again; only G learns.
+
+"Positive" means "D says real". A frozen network is called with ``training=False``
+and its variables are never handed to an optimizer, so a step cannot change it.
+
+Two loss modes:
+  standard  binary cross-entropy on every sample (G uses the non-saturating
+            form: fakes labelled real), the usual practice.
+  book      per-sample gating as the book's flowcharts draw it: D learns only
+            from its mistakes (FN in (a), FP in (c)); G learns only from the fakes
+            D caught (TN in (b) and (d)); TP samples change nothing. Gated-out
+            samples weigh zero and the sum is divided by the batch size, so a step
+            with fewer mistakes moves the weights less.
+
+The recorded ``d_loss`` and ``g_loss`` are always the full cross-entropies (the
+quantities of the book's Figure 22-20), whichever mode trains. The confusion
+counts come from (a) for TP/FN and from (c) for FP/TN, measured before that
+step's update.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from gan_edge.errors import ConfigError
+
+__all__ = ["FourStepRound", "ROUND_METRICS"]
+
+# Sums accumulated over the rounds of one call; losses are turned into means per round.
+ROUND_METRICS = ("d_loss", "g_loss", "tp", "fn", "fp", "tn")
+
+
+# Keras clips probabilities the same way before taking logs.
+_EPSILON = 1e-7
+
+
+def _binary_cross_entropy(target: tf.Tensor, p_real: tf.Tensor) -> tf.Tensor:
+    """Per-sample binary cross-entropy of probabilities (D ends in a sigmoid)."""
+    p = tf.clip_by_value(p_real, _EPSILON, 1.0 - _EPSILON)
+    return -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))
+
+
+class FourStepRound:
+    """Owns the two networks, their optimizers and the noise source for training.
+
+    Call ``run_rounds(iterator, steps)`` to train on ``steps`` batches inside one
+    compiled graph; it returns per-round mean losses and summed confusion counts.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        g_optimizer,
+        d_optimizer,
+        *,
+        latent_dim: int,
+        latent_distribution: str,
+        loss_mode: str,
+        seed: int,
+        ema_decay: float = 0.0,
+    ) -> None:
+        if loss_mode not in ("standard", "book"):
+            raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of standard, book")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.latent_dim = latent_dim
+        self.latent_distribution = latent_distribution
+        self.book_gating = loss_mode == "book"
+        # A stateful generator, saved in checkpoints, so a resumed run draws the same noise.
+        self.noise = tf.random.Generator.from_seed(seed)
+        # An exponential moving average of G's weights (Yazici et al., 2019): the
+        # game oscillates around its equilibrium, and the average sits nearer to it
+        # than any single iterate. 0 turns it off; the raw G is what trains either way.
+        self.ema_decay = ema_decay
+        self.generator_ema = None
+        if ema_decay > 0:
+            self.generator_ema = keras.models.clone_model(generator)
+            self.generator_ema.set_weights(generator.get_weights())
+        # Built eagerly so that the compiled functions never create variables.
+        g_optimizer.build(generator.trainable_variables)
+        d_optimizer.build(discriminator.trainable_variables)
+
+    def sample_latent(self, n) -> tf.Tensor:
+        shape = tf.stack([n, self.latent_dim])
+        if self.latent_distribution == "uniform01":
+            return self.noise.uniform(shape, 0.0, 1.0)
+        if self.latent_distribution == "uniform11":
+            return self.noise.uniform(shape, -1.0, 1.0)
+        return self.noise.normal(shape)
+
+    # -- the four steps -------------------------------------------------------------
+
+    def discriminator_step(self, samples: tf.Tensor, is_real: bool):
+        """Steps (a) (real samples) and (c) (fakes): only D is updated."""
+        with tf.GradientTape() as tape:
+            p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
+            target = tf.ones_like(p_real) if is_real else tf.zeros_like(p_real)
+            per_sample = _binary_cross_entropy(target, p_real)
+            called_real = p_real >= 0.5
+            # (a) learns from FN (real called fake), (c) from FP (fake called real).
+            mistakes = tf.logical_not(called_real) if is_real else called_real
+            loss = self._reduce(per_sample, mistakes)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return tf.reduce_mean(per_sample), called_real
+
+    def generator_step(self, batch_size):
+        """Steps (b) and (d): G learns through a frozen D."""
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            fakes = self.generator(z, training=True)
+            p_real = tf.squeeze(self.discriminator(fakes, training=False), axis=-1)
+            # Non-saturating form: G wants its fakes called real.
+            per_sample = _binary_cross_entropy(tf.ones_like(p_real), p_real)
+            caught = p_real < 0.5  # TN: the fakes D caught
+            loss = self._reduce(per_sample, caught)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return tf.reduce_mean(per_sample)
+
+    def _reduce(self, per_sample: tf.Tensor, gate: tf.Tensor) -> tf.Tensor:
+        if not self.book_gating:
+            return tf.reduce_mean(per_sample)
+        weights = tf.cast(gate, per_sample.dtype)
+        return tf.reduce_sum(per_sample * weights) / tf.cast(tf.size(per_sample), per_sample.dtype)
+
+    def round(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One learning round on one batch of real samples, steps (a) to (d)."""
+        n = tf.shape(real)[0]
+        loss_real, real_called_real = self.discriminator_step(real, is_real=True)  # (a)
+        g_loss_b = self.generator_step(n)  # (b)
+        fakes = self.generator(self.sample_latent(n), training=False)
+        loss_fake, fake_called_real = self.discriminator_step(fakes, is_real=False)  # (c)
+        g_loss_d = self.generator_step(n)  # (d)
+        self._update_ema()
+        count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
+        return {
+            "d_loss": loss_real + loss_fake,
+            "g_loss": (g_loss_b + g_loss_d) / 2.0,
+            "tp": count(real_called_real),
+            "fn": count(tf.logical_not(real_called_real)),
+            "fp": count(fake_called_real),
+            "tn": count(tf.logical_not(fake_called_real)),
+        }
+
+    def _update_ema(self) -> None:
+        if self.generator_ema is None:
+            return
+        for average, current in zip(self.generator_ema.weights, self.generator.weights):
+            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to sample from: the weight average when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def pretrain_round(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Steps (a) and (c) only: the optional warm-up of D before the game starts."""
+        n = tf.shape(real)[0]
+        loss_real, real_called_real = self.discriminator_step(real, is_real=True)
+        fakes = self.generator(self.sample_latent(n), training=False)
+        loss_fake, fake_called_real = self.discriminator_step(fakes, is_real=False)
+        count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
+        return {
+            "d_loss": loss_real + loss_fake,
+            "g_loss": tf.constant(float("nan")),
+            "tp": count(real_called_real),
+            "fn": count(tf.logical_not(real_called_real)),
+            "fp": count(fake_called_real),
+            "tn": count(tf.logical_not(fake_called_real)),
+        }
+
+    # -- many rounds in one graph ---------------------------------------------------
+
+    @tf.function
+    def run_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:
+        """Train ``steps`` rounds, pulling batches from ``iterator``, in one graph."""
+        return self._accumulate(self.round, iterator, steps)
+
+    @tf.function
+    def run_pretrain_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:
+        return self._accumulate(self.pretrain_round, iterator, steps)
+
+    @staticmethod
+    def _accumulate(round_fn, iterator, steps) -> dict[str, tf.Tensor]:
+        totals = {
+            "d_loss": tf.constant(0.0),
+            "g_loss": tf.constant(0.0),
+            **{k: tf.constant(0, tf.int64) for k in ("tp", "fn", "fp", "tn")},
+        }
+        for _ in tf.range(steps):
+            metrics = round_fn(next(iterator))
+            totals = {k: totals[k] + metrics[k] for k in totals}
+        rounds = tf.cast(tf.maximum(steps, 1), tf.float32)
+        totals["d_loss"] = totals["d_loss"] / rounds
+        totals["g_loss"] = totals["g_loss"] / rounds
+        return totals
