@@ -1,0 +1,144 @@
+"""Inference backends: one small interface, chosen by name.
+
+Call ``open_backend(name, model_path, threads=...)``; it checks the file, imports
+the backend's module (lazily, so ``import gan_edge`` loads no runtime), and
+returns a ``Backend``. Then read its ``input_*`` / ``output_*`` properties, which
+come from the model file itself, and call ``run(x)`` as often as needed.
+
+``Generator`` (gan_edge.generator) does quantization, batching and padding on
+top; a backend only moves one batch through the model in the model's dtypes.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from gan_edge.errors import InputError, ModelFileError
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKENDS",
+    "Backend",
+    "QuantParams",
+    "check_model_file",
+    "check_threads",
+    "open_backend",
+]
+
+# name -> "module:class", imported only when asked for.
+BACKENDS: dict[str, str] = {
+    "litert": "gan_edge.backends.litert:LiteRTBackend",
+    "onnxruntime": "gan_edge.backends.onnxruntime:OnnxRuntimeBackend",
+}
+# file extension -> the backend that reads it when none is named.
+DEFAULT_BACKENDS: dict[str, str] = {".tflite": "litert", ".onnx": "onnxruntime"}
+
+
+class QuantParams(NamedTuple):
+    """A tensor's affine quantization, as the reference runtimes report it."""
+
+    scale: float
+    zero_point: int
+
+
+class Backend(abc.ABC):
+    """One loaded model, one input (latent) and one output (samples).
+
+    Subclasses set ``name`` and ``format`` and load the model in ``__init__``;
+    ``input_shape`` / ``output_shape`` hold None for a dynamic dimension.
+    """
+
+    name: str
+    format: str  # the manifest's `format` this backend reads: "tflite" or "onnx"
+
+    @abc.abstractmethod
+    def __init__(self, model_path: Path, *, threads: int | None = None) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def input_shape(self) -> tuple[int | None, ...]: ...
+
+    @property
+    @abc.abstractmethod
+    def output_shape(self) -> tuple[int | None, ...]: ...
+
+    @property
+    @abc.abstractmethod
+    def input_dtype(self) -> np.dtype: ...
+
+    @property
+    @abc.abstractmethod
+    def output_dtype(self) -> np.dtype: ...
+
+    @property
+    @abc.abstractmethod
+    def input_quantization(self) -> QuantParams | None:
+        """Scale and zero point stored in the model, or None (float, or not recorded)."""
+
+    @property
+    @abc.abstractmethod
+    def output_quantization(self) -> QuantParams | None: ...
+
+    @abc.abstractmethod
+    def embedded_manifest(self) -> dict | None:
+        """The manifest dict embedded in the model file, or None."""
+
+    @abc.abstractmethod
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run one batch: ``x`` (b, latent_dim) in ``input_dtype``; returns a new array
+        of shape (b, *output_shape) in ``output_dtype``, owned by the caller."""
+
+
+def check_threads(threads: int | None) -> int | None:
+    """None (the runtime's default) or a positive int, else InputError."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InputError(f"threads must be None or a positive int, got {threads!r}")
+    return int(threads)
+
+
+def check_model_file(model_path: str | os.PathLike) -> Path:
+    """Refuse, before any runtime sees it, a path that cannot be a model file."""
+    path = Path(model_path)
+    if not path.exists():
+        raise ModelFileError(f"no model file at {path}")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a file: expected a .tflite or .onnx model file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"model file {path} is empty (0 bytes): re-export it")
+    if path.suffix.lower() not in DEFAULT_BACKENDS:
+        valid = ", ".join(DEFAULT_BACKENDS)
+        raise ModelFileError(
+            f"unknown model file extension {path.suffix!r} for {path}: expected one of {valid}"
+        )
+    return path
+
+
+def _backend_class(name: str) -> type[Backend]:
+    if name not in BACKENDS:
+        valid = ", ".join(BACKENDS)
+        raise InputError(f"unknown backend {name!r}: expected one of {valid}")
+    module_name, class_name = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def open_backend(
+    name: str, model_path: str | os.PathLike, *, threads: int | None = None
+) -> Backend:
+    """Load ``model_path`` with the backend called ``name``."""
+    cls = _backend_class(name)
+    threads = check_threads(threads)
+    path = check_model_file(model_path)
+    if DEFAULT_BACKENDS[path.suffix.lower()] != name:
+        raise InputError(
+            f"backend {name!r} reads .{cls.format} files, got {path.name}: pass "
+            f"backend={DEFAULT_BACKENDS[path.suffix.lower()]!r} or leave it out"
+        )
+    return cls(path, threads=threads)

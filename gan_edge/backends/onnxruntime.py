@@ -1,0 +1,109 @@
+"""ONNX Runtime backend for .onnx models (optional: ``pip install gan-edge[onnx]``).
+
+Construct with a path, read the ``input_*`` / ``output_*`` properties, then call
+``run(x)``. Runs on the CPUExecutionProvider. ONNX keeps no quantization
+parameters on graph inputs/outputs (quantized models use float I/O with QDQ
+nodes inside), so ``input_quantization`` / ``output_quantization`` are None and
+the manifest is the only source for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gan_edge.backends import Backend, QuantParams, check_threads
+from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
+from gan_edge.manifest import extract_from_onnx
+
+__all__ = ["OnnxRuntimeBackend"]
+
+# ONNX Runtime's type strings -> numpy; anything else is refused at load.
+_DTYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8}
+
+
+def _shape(dims: list) -> tuple[int | None, ...]:
+    # Dynamic dims come back as None or a symbolic name such as 'unk__6'.
+    return tuple(d if isinstance(d, int) and d >= 0 else None for d in dims)
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    format = "onnx"
+
+    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+        except ImportError:
+            raise BackendUnavailable(
+                "the 'onnxruntime' backend needs the onnxruntime package: "
+                "pip install gan-edge[onnx]"
+            ) from None
+        threads = check_threads(threads)
+        self._path = Path(model_path)
+        options = ort.SessionOptions()
+        if threads is not None:  # 0, ORT's default, means one thread per core
+            options.intra_op_num_threads = threads
+        try:
+            self._session = ort.InferenceSession(
+                str(self._path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
+            raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelFileError(
+                f"{self._path} has {len(inputs)} inputs and {len(outputs)} outputs: "
+                f"expected a generator with 1 input (the latent) and 1 output"
+            )
+        self._in, self._out = inputs[0], outputs[0]
+        for arg in (self._in, self._out):
+            if arg.type not in _DTYPES:
+                raise ModelFileError(
+                    f"{self._path} tensor {arg.name!r} has type {arg.type}: expected one "
+                    f"of {', '.join(_DTYPES)}"
+                )
+        self._out_names = [self._out.name]
+        self._invalid_argument = InvalidArgument
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return _shape(self._in.shape)
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        return _shape(self._out.shape)
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(_DTYPES[self._in.type])
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype(_DTYPES[self._out.type])
+
+    @property
+    def input_quantization(self) -> QuantParams | None:
+        return None
+
+    @property
+    def output_quantization(self) -> QuantParams | None:
+        return None
+
+    def embedded_manifest(self) -> dict | None:
+        return extract_from_onnx(self._session.get_modelmeta().custom_metadata_map)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 2 or x.dtype != self.input_dtype:
+            raise InputError(
+                f"onnxruntime input must be a 2-D {self.input_dtype} array, "
+                f"got {x.ndim}-D {x.dtype}"
+            )
+        try:
+            return self._session.run(self._out_names, {self._in.name: x})[0]
+        except self._invalid_argument as exc:  # a shape the model refuses
+            raise InputError(
+                f"{self._path.name} accepts input shape {self.input_shape}, got {x.shape}: {exc}"
+            ) from None

@@ -1,0 +1,303 @@
+"""Load an exported generator and draw samples from it.
+
+Call ``load(path)`` once (it checks the file, opens a backend, reads and checks
+the manifest), then ``generate(n, seed=...)`` as often as needed; or
+``generate_into(out)`` to reuse a buffer, or ``generate_from_latent(z)`` with
+latents of your own. Every result is float32 in data space: int8 models are
+quantized on the way in and dequantized on the way out here, so callers never
+see the model's dtypes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_edge.backends import (
+    DEFAULT_BACKENDS,
+    BACKENDS,
+    Backend,
+    QuantParams,
+    check_model_file,
+    check_threads,
+    open_backend,
+)
+from gan_edge.errors import InputError, ManifestError
+from gan_edge.latent import sample_latent as _sample_latent
+from gan_edge.manifest import Manifest, Quantization, manifest_path, read_manifest
+
+__all__ = ["Generator", "load"]
+
+# Largest batch handed to a dynamic-batch model in one run: bounds the memory of
+# intermediate activations (a DCGAN at 256 needs tens of MB) on small boards.
+_DYNAMIC_CHUNK = 256
+# Tolerance when comparing the model's quantization scales with the manifest's.
+_SCALE_RTOL = 1e-6
+
+Seed = int | np.integer | np.random.Generator | np.random.SeedSequence | None
+
+
+def load(
+    path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None
+) -> "Generator":
+    """Open the model at ``path`` and return a ready ``Generator``.
+
+    ``backend`` defaults by extension (.tflite -> "litert", .onnx -> "onnxruntime");
+    ``threads`` None keeps the backend's default. The manifest comes from the
+    sidecar ``<path>.manifest.json`` (hash-checked) or else from the model file.
+    """
+    # Cheap argument checks first, so a typo fails before a runtime is loaded.
+    threads = check_threads(threads)
+    if backend is not None and (not isinstance(backend, str) or backend not in BACKENDS):
+        raise InputError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    path = check_model_file(path)
+    name = backend if backend is not None else DEFAULT_BACKENDS[path.suffix.lower()]
+    impl = open_backend(name, path, threads=threads)
+    # The embedded copy is only a fallback: skip parsing it when a sidecar exists.
+    embedded = None if manifest_path(path).is_file() else impl.embedded_manifest()
+    manifest = read_manifest(path, embedded=embedded)
+    _check_agreement(path, manifest, impl)
+    return Generator(manifest, impl)
+
+
+def _check_agreement(path: Path, manifest: Manifest, impl: Backend) -> None:
+    """Refuse a manifest that describes some other model than the one loaded."""
+
+    def refuse(what: str, model_value: Any, manifest_value: Any) -> ManifestError:
+        return ManifestError(
+            f"{path.name}: the model has {what} {model_value} but its manifest says "
+            f"{manifest_value}: the manifest belongs to another model; re-export with "
+            f"`gan-edge export`"
+        )
+
+    if manifest.format != impl.format:
+        raise refuse("format", repr(impl.format), repr(manifest.format))
+    in_shape, out_shape = impl.input_shape, impl.output_shape
+    if len(in_shape) != 2:
+        raise refuse("input shape", in_shape, f"(batch, {manifest.latent_dim})")
+    if in_shape[1] != manifest.latent_dim:
+        raise refuse("latent dim", in_shape[1], f"latent_dim={manifest.latent_dim}")
+    if in_shape[0] != manifest.batch_size:
+        raise refuse("batch dim", in_shape[0], f"batch_size={manifest.batch_size}")
+    per_sample = out_shape[1:]
+    if len(per_sample) != len(manifest.output_shape) or any(
+        d is not None and d != m for d, m in zip(per_sample, manifest.output_shape)
+    ):
+        raise refuse("output shape per sample", per_sample, f"output_shape={manifest.output_shape}")
+    for side in ("input", "output"):
+        model_dtype = getattr(impl, f"{side}_dtype").name
+        manifest_dtype = getattr(manifest, f"{side}_dtype")
+        if model_dtype != manifest_dtype:
+            raise refuse(f"{side} dtype", model_dtype, f"{side}_dtype={manifest_dtype!r}")
+        model_q: QuantParams | None = getattr(impl, f"{side}_quantization")
+        manifest_q: Quantization | None = getattr(manifest, f"{side}_quantization")
+        if model_q is None:
+            continue  # the format keeps none (ONNX): the manifest is the only source
+        if manifest_q is None or model_q.zero_point != manifest_q.zero_point or abs(
+            model_q.scale - manifest_q.scale
+        ) > _SCALE_RTOL * abs(manifest_q.scale):
+            shown = None if manifest_q is None else (manifest_q.scale, manifest_q.zero_point)
+            raise refuse(
+                f"{side} quantization (scale, zero_point)",
+                (model_q.scale, model_q.zero_point),
+                f"{side}_quantization={shown}",
+            )
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputError(f"n must be a positive int, got {n!r} ({type(n).__name__})")
+    if n < 1:
+        raise InputError(f"n must be a positive int, got {n}")
+    return int(n)
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    if seed is not None and (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer, np.random.Generator, np.random.SeedSequence))
+        or (isinstance(seed, (int, np.integer)) and seed < 0)
+    ):
+        raise InputError(
+            f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}"
+        )
+    return np.random.default_rng(seed)
+
+
+def _effective_quant(
+    model_q: QuantParams | None, manifest_q: Quantization | None
+) -> QuantParams | None:
+    if model_q is not None:
+        return model_q
+    if manifest_q is not None:
+        return QuantParams(manifest_q.scale, manifest_q.zero_point)
+    return None
+
+
+def _shape_str(dims: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+class Generator:
+    """A loaded generator. Build it with ``load()`` (or ``Generator.from_file``)."""
+
+    def __init__(self, manifest: Manifest, backend: Backend) -> None:
+        self.manifest = manifest
+        self._backend = backend
+        # The parameters actually used: the model's own where it records them
+        # (LiteRT), else the manifest's (ONNX); load() checked they agree.
+        self._in_q = _effective_quant(backend.input_quantization, manifest.input_quantization)
+        self._out_q = _effective_quant(backend.output_quantization, manifest.output_quantization)
+        self._in_dtype = backend.input_dtype
+        self._batch = manifest.batch_size
+        # Reused to pad the last chunk for a static-batch model; rows past the
+        # real ones hold stale latents, whose outputs are dropped.
+        self._pad = (
+            np.zeros((self._batch, manifest.latent_dim), dtype=self._in_dtype)
+            if self._batch is not None
+            else None
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None
+    ) -> "Generator":
+        """Same as ``gan_edge.load``, named like the reference runtimes' constructors."""
+        return load(path, backend=backend, threads=threads)
+
+    def __repr__(self) -> str:
+        return (
+            f"Generator(model={self.manifest.model_file!r}, backend={self._backend.name!r}, "
+            f"variant={self.manifest.variant!r}, latent_dim={self.latent_dim}, "
+            f"output_shape={self.output_shape})"
+        )
+
+    # --- what the model is ------------------------------------------------------------
+
+    @property
+    def latent_dim(self) -> int:
+        return self.manifest.latent_dim
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one sample, without the batch dimension."""
+        return self.manifest.output_shape
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def input_details(self) -> dict[str, Any]:
+        """The model's input as LiteRT reports it: shape, dtype, (scale, zero_point)."""
+        return self._details(self._backend.input_shape, self._in_dtype, self._in_q)
+
+    def output_details(self) -> dict[str, Any]:
+        return self._details(self._backend.output_shape, self._backend.output_dtype, self._out_q)
+
+    @staticmethod
+    def _details(shape: tuple, dtype: np.dtype, q: QuantParams | None) -> dict[str, Any]:
+        return {"shape": shape, "dtype": dtype, "quantization": tuple(q) if q else (0.0, 0)}
+
+    # --- drawing samples --------------------------------------------------------------
+
+    def sample_latent(self, n: int, seed: Seed = None) -> np.ndarray:
+        """``n`` latents, float32 (n, latent_dim), from the manifest's distribution."""
+        n = _check_n(n)
+        return _sample_latent(self.manifest.latent_distribution, n, self.latent_dim, _rng(seed))
+
+    def generate(self, n: int, seed: Seed = None) -> np.ndarray:
+        """``n`` samples, float32 (n, *output_shape), in data space."""
+        z = self.sample_latent(n, seed)
+        out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
+        return self._run_into(z, out)
+
+    def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
+        """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
+        z = self._check_latent(z)
+        out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
+        return self._run_into(z, out)
+
+    def generate_into(self, out: np.ndarray, seed: Seed = None) -> np.ndarray:
+        """Fill ``out`` (float32, (n, *output_shape)) with n fresh samples; returns it."""
+        expected = _shape_str(("n", *self.output_shape))
+        if not isinstance(out, np.ndarray):
+            raise InputError(
+                f"out must be a float32 numpy array of shape {expected}, got {type(out).__name__}"
+            )
+        if out.dtype != np.float32:
+            raise InputError(f"out must have dtype float32, got {out.dtype}")
+        if out.ndim != 1 + len(self.output_shape) or out.shape[1:] != self.output_shape:
+            raise InputError(f"out must have shape {expected}, got {out.shape}")
+        if out.shape[0] < 1:
+            raise InputError(f"out must have at least one row: shape {expected}, got {out.shape}")
+        if not out.flags.writeable:
+            raise InputError("out must be writeable, got a read-only array")
+        z = self.sample_latent(out.shape[0], seed)
+        return self._run_into(z, out)
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _check_latent(self, z: Any) -> np.ndarray:
+        expected = _shape_str(("n", self.latent_dim))
+        try:
+            z = np.asarray(z)
+        except ValueError as exc:  # ragged nested lists
+            raise InputError(f"latent must be an array of shape {expected}: {exc}") from None
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise InputError(f"latent must have shape {expected}, got {z.shape}")
+        if z.shape[0] < 1:
+            raise InputError(f"latent must have at least one row: shape {expected}, got {z.shape}")
+        if z.dtype.kind != "f":
+            raise InputError(f"latent must have a floating dtype (float32), got {z.dtype}")
+        # Cast first: a float64 value beyond float32's range becomes inf here, and
+        # is reported below rather than as a numpy warning.
+        with np.errstate(over="ignore"):
+            z = z.astype(np.float32, copy=False)
+        finite = np.isfinite(z)
+        if not finite.all():
+            bad_rows = np.flatnonzero(~finite.all(axis=1))
+            raise InputError(
+                f"latent must be finite, got {int((~finite).sum())} NaN/inf values "
+                f"in {bad_rows.size} rows (first: row {int(bad_rows[0])})"
+            )
+        return z
+
+    def _run_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Run ``z`` through the model in chunks it accepts, writing float32 into ``out``."""
+        n = z.shape[0]
+        step = self._batch if self._batch is not None else _DYNAMIC_CHUNK
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            rows = stop - start
+            x = self._to_model_input(z[start:stop])
+            if self._pad is not None and rows < self._batch:
+                self._pad[:rows] = x
+                x = self._pad
+            y = self._backend.run(x)
+            if y.shape[1:] != self.output_shape:
+                raise ManifestError(
+                    f"the model returned samples of shape {y.shape[1:]} but its manifest "
+                    f"says output_shape={self.output_shape}"
+                )
+            self._from_model_output(y[:rows], out[start:stop])
+        return out
+
+    def _to_model_input(self, z: np.ndarray) -> np.ndarray:
+        if self._in_q is None:
+            return np.ascontiguousarray(z, dtype=self._in_dtype)
+        scale, zero_point = self._in_q
+        q = np.rint(z / scale)
+        q += zero_point
+        np.clip(q, -128, 127, out=q)
+        return q.astype(np.int8)
+
+    def _from_model_output(self, y: np.ndarray, dst: np.ndarray) -> None:
+        if self._out_q is None:
+            dst[...] = y
+            return
+        scale, zero_point = self._out_q
+        np.subtract(y, zero_point, out=dst, dtype=np.float32, casting="unsafe")
+        dst *= np.float32(scale)

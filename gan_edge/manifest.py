@@ -1,0 +1,539 @@
+"""The metadata that travels with every exported model, defined once.
+
+Export builds a ``Manifest`` and writes it in up to three places; the device reads
+it back from the first it finds:
+
+1. Export: ``write_manifest(model_path, manifest)`` after the model file is final
+   (it hashes the file), and optionally ``embed_in_tflite`` / ``embed_in_onnx``
+   on the model bytes *before* writing them, so a model copied without its
+   sidecar still describes itself.
+2. Device: ``read_manifest(model_path, embedded=...)`` prefers the sidecar
+   ``<model>.manifest.json`` (and checks the model's sha256 against it), else the
+   embedded copy, which the backend extracts with ``extract_from_tflite`` or
+   ``extract_from_onnx``.
+
+This module needs only numpy; the TFLite flatbuffer schema (from ai-edge-litert)
+and ``onnx`` (export side only) are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from gan_edge.errors import BackendUnavailable, InputError, ManifestError, ModelFileError
+from gan_edge.io import atomic_write_json
+from gan_edge.latent import check_distribution
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "METADATA_KEY",
+    "Quantization",
+    "Manifest",
+    "utc_timestamp",
+    "manifest_path",
+    "file_sha256",
+    "write_manifest",
+    "read_manifest",
+    "embed_in_tflite",
+    "extract_from_tflite",
+    "embed_in_onnx",
+    "extract_from_onnx",
+]
+
+SCHEMA_VERSION = 1
+# Name of the TFLite metadata entry and of the ONNX metadata_props key.
+METADATA_KEY = "gan_edge_manifest"
+SIDECAR_SUFFIX = ".manifest.json"
+
+FORMATS = ("tflite", "onnx")
+DTYPES = ("float32", "int8")
+_INT8_RANGE = (-128, 127)
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_REEXPORT = "re-export the model with `gan-edge export`"
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but `latent_dim=True` is always a mistake.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _field_error(name: str, expected: str, value: Any) -> ManifestError:
+    return ManifestError(f"manifest field {name!r} must be {expected}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine int8 quantization: ``real = (q - zero_point) * scale``."""
+
+    scale: float
+    zero_point: int
+
+    def __post_init__(self) -> None:
+        if not _is_real(self.scale) or not math.isfinite(self.scale) or self.scale <= 0:
+            raise _field_error("scale", "a positive finite float", self.scale)
+        if not _is_int(self.zero_point) or not _INT8_RANGE[0] <= self.zero_point <= _INT8_RANGE[1]:
+            raise _field_error("zero_point", "an int in [-128, 127]", self.zero_point)
+        object.__setattr__(self, "scale", float(self.scale))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scale": self.scale, "zero_point": self.zero_point}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a device needs to know about a model file, schema version 1.
+
+    Build it with every field (``sha256`` is filled in by ``write_manifest``);
+    it validates itself on construction and raises ``ManifestError`` naming the
+    field, the expected value and the received one. JSON lists are accepted where
+    a tuple is expected, so ``Manifest(**json.load(f))``-style code round-trips.
+    """
+
+    schema_version: int
+    format: str
+    variant: str
+    model_file: str
+    latent_dim: int
+    latent_distribution: str
+    output_shape: tuple[int, ...]
+    output_range: tuple[float, float] | None
+    batch_size: int | None
+    input_dtype: str
+    output_dtype: str
+    input_quantization: Quantization | None
+    output_quantization: Quantization | None
+    calibration_samples: int | None
+    source: dict
+    tool_versions: dict
+    created: str
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.schema_version) or self.schema_version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema_version {self.schema_version!r} is not supported: this "
+                f"runtime reads version {SCHEMA_VERSION}; {_REEXPORT} or upgrade gan-edge"
+            )
+        if self.format not in FORMATS:
+            raise _field_error("format", f"one of {', '.join(FORMATS)}", self.format)
+        if not isinstance(self.variant, str) or not self.variant:
+            raise _field_error("variant", "a non-empty str", self.variant)
+        if (
+            not isinstance(self.model_file, str)
+            or not self.model_file
+            or os.path.basename(self.model_file) != self.model_file
+            or "\\" in self.model_file
+        ):
+            raise _field_error("model_file", "a file name without folders", self.model_file)
+        if not _is_int(self.latent_dim) or self.latent_dim < 1:
+            raise _field_error("latent_dim", "a positive int", self.latent_dim)
+        try:
+            check_distribution(self.latent_distribution)
+        except (InputError, TypeError) as exc:
+            raise ManifestError(f"manifest field 'latent_distribution': {exc}") from None
+        self._check_output_shape()
+        self._check_output_range()
+        for name in ("batch_size", "calibration_samples"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise _field_error(name, "a positive int or None", value)
+        for side in ("input", "output"):
+            self._check_io(side)
+        for name in ("source", "tool_versions"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise _field_error(name, "a dict", value)
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as exc:
+                raise _field_error(name, f"JSON-serialisable ({exc})", value) from None
+            # A private copy, so mutating the caller's dict cannot change a manifest.
+            object.__setattr__(self, name, copy.deepcopy(value))
+        versions = self.tool_versions.items()
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions):
+            raise _field_error("tool_versions", "a dict of str to str", self.tool_versions)
+        _check_timestamp(self.created)
+        if self.sha256 is not None and (
+            not isinstance(self.sha256, str) or not _SHA256_RE.match(self.sha256)
+        ):
+            raise _field_error("sha256", "64 lowercase hex digits or None", self.sha256)
+
+    def _check_output_shape(self) -> None:
+        shape = self.output_shape
+        if (
+            not isinstance(shape, (tuple, list))
+            or not shape
+            or not all(_is_int(d) and d >= 1 for d in shape)
+        ):
+            raise _field_error("output_shape", "a non-empty tuple of positive ints", shape)
+        object.__setattr__(self, "output_shape", tuple(shape))
+
+    def _check_output_range(self) -> None:
+        rng = self.output_range
+        if rng is None:
+            return
+        if (
+            not isinstance(rng, (tuple, list))
+            or len(rng) != 2
+            or not all(_is_real(v) and math.isfinite(v) for v in rng)
+            or not rng[0] < rng[1]
+        ):
+            raise _field_error("output_range", "None or (low, high) finite with low < high", rng)
+        object.__setattr__(self, "output_range", (float(rng[0]), float(rng[1])))
+
+    def _check_io(self, side: str) -> None:
+        dtype = getattr(self, f"{side}_dtype")
+        quant = getattr(self, f"{side}_quantization")
+        if dtype not in DTYPES:
+            raise _field_error(f"{side}_dtype", f"one of {', '.join(DTYPES)}", dtype)
+        if quant is not None and not isinstance(quant, Quantization):
+            raise _field_error(f"{side}_quantization", "a Quantization or None", quant)
+        # int8 values mean nothing without their scale and zero point; float ones
+        # must not carry any, or a reader could apply them twice.
+        if dtype == "int8" and quant is None:
+            raise ManifestError(
+                f"manifest field '{side}_quantization' is required when {side}_dtype is "
+                f"'int8', got None"
+            )
+        if dtype != "int8" and quant is not None:
+            raise ManifestError(
+                f"manifest field '{side}_quantization' must be None when {side}_dtype is "
+                f"{dtype!r}, got {quant!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples as lists, quantization as dicts)."""
+        d: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Quantization):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = copy.deepcopy(value)
+            d[f.name] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Manifest":
+        """Build from ``to_dict``'s output; refuse other versions, unknown or missing keys."""
+        if not isinstance(d, Mapping):
+            raise ManifestError(f"a manifest must be a JSON object, got {type(d).__name__}")
+        # The version decides what the other keys mean, so check it before them.
+        if "schema_version" not in d:
+            raise ManifestError(f"manifest has no 'schema_version' key; {_REEXPORT}")
+        version = d["schema_version"]
+        if not _is_int(version) or version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema_version {version!r} is not supported: this runtime reads "
+                f"version {SCHEMA_VERSION}; {_REEXPORT} or upgrade gan-edge"
+            )
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ManifestError(
+                f"manifest has unknown keys {unknown}: expected only {names}"
+            )
+        missing = [n for n in names if n not in d]
+        if missing:
+            raise ManifestError(f"manifest is missing keys {missing}; {_REEXPORT}")
+        kwargs = dict(d)
+        for side in ("input", "output"):
+            kwargs[f"{side}_quantization"] = _quantization_from(
+                f"{side}_quantization", d[f"{side}_quantization"]
+            )
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def _quantization_from(name: str, value: Any) -> Quantization | None:
+    if value is None or isinstance(value, Quantization):
+        return value
+    if not isinstance(value, Mapping) or set(value) != {"scale", "zero_point"}:
+        raise _field_error(name, "None or {'scale': float, 'zero_point': int}", value)
+    return Quantization(scale=value["scale"], zero_point=value["zero_point"])
+
+
+def _check_timestamp(value: Any) -> None:
+    expected = "an ISO-8601 UTC timestamp such as '2025-01-31T12:00:00+00:00'"
+    if not isinstance(value, str):
+        raise _field_error("created", expected, value)
+    try:
+        # Python 3.10's fromisoformat does not accept the 'Z' suffix.
+        parsed = _dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise _field_error("created", expected, value) from None
+    if parsed.utcoffset() != _dt.timedelta(0):
+        raise _field_error("created", expected, value)
+
+
+def utc_timestamp() -> str:
+    """Now, as the manifest's ``created`` field wants it."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --- sidecar -------------------------------------------------------------------------
+
+
+def manifest_path(model_path: str | os.PathLike) -> Path:
+    """``gen_int8.tflite`` -> ``gen_int8.tflite.manifest.json``, in the same folder."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + SIDECAR_SUFFIX)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        # Streamed, so a large model is not read into memory twice.
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(model_path: str | os.PathLike, manifest: Manifest) -> Path:
+    """Hash the (final) model file, store the hash, write the sidecar atomically.
+
+    Call it after the model file is written: any later change to the model makes
+    ``read_manifest`` refuse it. Returns the sidecar's path.
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelFileError(f"no model file at {model_path}: write the model before its manifest")
+    stamped = dataclasses.replace(manifest, sha256=file_sha256(model_path))
+    return atomic_write_json(manifest_path(model_path), stamped.to_dict())
+
+
+def read_manifest(model_path: str | os.PathLike, embedded: dict | None = None) -> Manifest:
+    """The model's manifest: the sidecar (hash-checked) if present, else ``embedded``.
+
+    ``embedded`` is what ``extract_from_tflite`` / ``extract_from_onnx`` returned
+    for this model (None when it carries none).
+    """
+    model_path = Path(model_path)
+    sidecar = manifest_path(model_path)
+    if sidecar.is_file():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"cannot read manifest {sidecar}: {exc}; {_REEXPORT}") from None
+        manifest = _from_dict_at(data, str(sidecar))
+        if manifest.sha256 is None:
+            raise ManifestError(
+                f"manifest {sidecar} has no sha256, so it cannot be checked against "
+                f"{model_path.name}; {_REEXPORT}"
+            )
+        actual = file_sha256(model_path)
+        if actual != manifest.sha256:
+            raise ManifestError(
+                f"{model_path.name} has sha256 {actual} but its manifest {sidecar.name} "
+                f"expects {manifest.sha256}: the model or the manifest was changed after "
+                f"export; {_REEXPORT}"
+            )
+        return manifest
+    if embedded is not None:
+        return _from_dict_at(embedded, f"the manifest embedded in {model_path}")
+    raise ManifestError(
+        f"no manifest for {model_path}: looked for the sidecar {sidecar} and for a "
+        f"'{METADATA_KEY}' entry embedded in the model; {_REEXPORT}, which writes both"
+    )
+
+
+def _from_dict_at(data: Any, where: str) -> Manifest:
+    try:
+        return Manifest.from_dict(data)
+    except ManifestError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+
+
+# --- embedded in a .tflite flatbuffer -------------------------------------------------
+
+# The schema declares buffer data `force_align: 16`; flatbuffers' Python packer
+# ignores that, and some kernels on 32-bit boards read weights with aligned loads.
+_BUFFER_ALIGNMENT = 16
+
+
+def _tflite_schema():
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+def _check_tflite_bytes(model_bytes: bytes) -> None:
+    if not isinstance(model_bytes, (bytes, bytearray, memoryview)):
+        raise InputError(f"model_bytes must be bytes, got {type(model_bytes).__name__}")
+    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
+        raise ModelFileError(
+            f"not a TFLite model: expected the file identifier b'TFL3' at bytes 4..8, "
+            f"got {bytes(model_bytes[4:8])!r}"
+        )
+
+
+def _name(value: bytes | str | None) -> str | None:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def embed_in_tflite(model_bytes: bytes, manifest: Manifest) -> bytes:
+    """Return ``model_bytes`` with ``manifest`` in its ``metadata`` list.
+
+    The manifest goes in without its sha256 (a file cannot contain its own hash)
+    under the name ``gan_edge_manifest``, replacing an earlier entry of that name.
+    Models whose buffers live outside the flatbuffer (offset/size, used past 2 GB)
+    are refused: repacking them would drop their weights.
+    """
+    import flatbuffers
+    import numpy as np
+
+    schema = _tflite_schema()
+    _check_tflite_bytes(model_bytes)
+    model_bytes = bytes(model_bytes)
+    try:
+        model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
+    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
+        raise ModelFileError(f"cannot parse the TFLite flatbuffer: {exc!r}") from None
+    buffers = model.buffers or []
+    external = [i for i, b in enumerate(buffers) if b.offset > 1]
+    if external:
+        raise ModelFileError(
+            f"cannot embed a manifest in a TFLite model whose buffers {external[:5]} are "
+            f"stored outside the flatbuffer (offset/size): use the sidecar manifest only"
+        )
+
+    payload = np.frombuffer(
+        dataclasses.replace(manifest, sha256=None).to_json().encode("utf-8"), dtype=np.uint8
+    )
+    metadata = list(model.metadata or [])
+    ours = [m for m in metadata if _name(m.name) == METADATA_KEY]
+    if ours:
+        # Reuse the buffer we wrote last time rather than leaving it orphaned.
+        index = ours[0].buffer
+        metadata = [m for m in metadata if _name(m.name) != METADATA_KEY]
+    else:
+        index = len(buffers)
+        buffers.append(None)
+    buffers[index] = schema.BufferT(data=payload)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = index
+    metadata.append(entry)
+    model.metadata = metadata
+    model.buffers = [_AlignedBuffer.wrap(b, schema) for b in buffers]
+
+    builder = flatbuffers.Builder(len(model_bytes) + payload.size + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+class _AlignedBuffer:
+    """A ``BufferT`` whose data vector is packed 16-byte aligned (see _BUFFER_ALIGNMENT)."""
+
+    def __init__(self, buffer: Any) -> None:
+        self._buffer = buffer
+
+    @classmethod
+    def wrap(cls, buffer: Any, schema: Any) -> Any:
+        return cls(buffer if buffer is not None else schema.BufferT())
+
+    def Pack(self, builder: Any) -> int:  # noqa: N802 - the flatbuffers object-API name
+        data = self._buffer.data
+        if data is not None and len(data):
+            # Pad now so the vector's payload ends up on a 16-byte boundary; the
+            # generated Pack then writes it without further padding.
+            builder.Prep(_BUFFER_ALIGNMENT, len(data))
+        return self._buffer.Pack(builder)
+
+
+def extract_from_tflite(model_bytes: bytes) -> dict | None:
+    """The embedded manifest of a .tflite model as a dict, or None if it has none.
+
+    Reads only the metadata table (no unpacking of the weights). The dict is not
+    validated here; ``read_manifest`` does that.
+    """
+    schema = _tflite_schema()
+    _check_tflite_bytes(model_bytes)
+    try:
+        model = schema.Model.GetRootAs(model_bytes, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if _name(entry.Name()) != METADATA_KEY:
+                continue
+            buffer = model.Buffers(entry.Buffer())
+            if buffer.Offset() > 1:
+                raw = bytes(model_bytes[buffer.Offset() : buffer.Offset() + buffer.Size()])
+            else:
+                raw = buffer.DataAsNumpy().tobytes() if not buffer.DataIsNone() else b""
+            break
+        else:
+            return None
+    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
+        raise ModelFileError(f"cannot read the TFLite metadata table: {exc!r}") from None
+    return _decode_embedded(raw, "TFLite metadata")
+
+
+def _decode_embedded(raw: bytes | str, where: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(
+            f"the '{METADATA_KEY}' entry in the {where} is not valid JSON ({exc}); {_REEXPORT}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ManifestError(
+            f"the '{METADATA_KEY}' entry in the {where} must be a JSON object, "
+            f"got {type(data).__name__}; {_REEXPORT}"
+        )
+    return data
+
+
+# --- embedded in an .onnx model -------------------------------------------------------
+
+
+def embed_in_onnx(model_bytes: bytes, manifest: Manifest) -> bytes:
+    """Return ``model_bytes`` with ``manifest`` in ``metadata_props['gan_edge_manifest']``.
+
+    Export side only: needs the ``onnx`` package (``pip install gan-edge[export]``).
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise BackendUnavailable(
+            "embedding a manifest in an ONNX model needs the onnx package: "
+            "pip install gan-edge[export]"
+        ) from None
+    try:
+        model = onnx.load_from_string(bytes(model_bytes))
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise ModelFileError(f"cannot parse the ONNX model: {exc!r}") from None
+    kept = [p for p in model.metadata_props if p.key != METADATA_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(
+        key=METADATA_KEY, value=dataclasses.replace(manifest, sha256=None).to_json()
+    )
+    return model.SerializeToString()
+
+
+def extract_from_onnx(custom_metadata_map: Mapping[str, str]) -> dict | None:
+    """The embedded manifest from an ONNX model's metadata map, or None.
+
+    Pass ``InferenceSession.get_modelmeta().custom_metadata_map`` so the device
+    needs onnxruntime only, not the ``onnx`` package.
+    """
+    raw = custom_metadata_map.get(METADATA_KEY)
+    return None if raw is None else _decode_embedded(raw, "ONNX metadata_props")

@@ -1,0 +1,164 @@
+"""Shared fixtures. Each group is prefixed by the test area that owns it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+import pytest
+
+# --- runtime_: tiny real generators exported the way `export/` does ---------------
+
+RUNTIME_LATENT_DIM = 4
+RUNTIME_OUTPUT_SHAPE = (2,)
+
+
+@pytest.fixture(scope="session")
+def runtime_models() -> SimpleNamespace:
+    """A Keras generator Input(4)->Dense(16)->LeakyReLU(0.1)->Dense(2) and its exports.
+
+    Fields: ``keras`` (the model, the reference), ``tflite_float32`` (dynamic
+    batch), ``tflite_int8`` (full int8, dynamic batch), ``tflite_static1`` and
+    ``tflite_static4`` (float32, batch fixed at 1 / 4), ``onnx`` (opset 17,
+    dynamic batch), all bytes; ``int8_io``: the int8 model's
+    ((in_scale, in_zp), (out_scale, out_zp)); ``calibration``: the (300, 4)
+    uniform [0, 1) latents the int8 ranges were calibrated on.
+    """
+    # TensorFlow only here: the runtime under test must never need it.
+    import tensorflow as tf
+    import tf_keras as keras
+    import tf2onnx
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((RUNTIME_LATENT_DIM,))
+    h = keras.layers.Dense(16)(inputs)
+    h = keras.layers.LeakyReLU(0.1)(h)
+    outputs = keras.layers.Dense(RUNTIME_OUTPUT_SHAPE[0])(h)
+    model = keras.Model(inputs, outputs)
+    calibration = np.random.default_rng(0).random((300, RUNTIME_LATENT_DIM), dtype=np.float32)
+
+    def to_tflite(batch: int | None, int8: bool) -> bytes:
+        fn = tf.function(
+            lambda z: model(z, training=False),
+            input_signature=[tf.TensorSpec([batch, RUNTIME_LATENT_DIM], tf.float32)],
+        )
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [fn.get_concrete_function()], model
+        )
+        if int8:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([z[None]] for z in calibration)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        return converter.convert()
+
+    tflite_int8 = to_tflite(None, int8=True)
+    interpreter = Interpreter(model_content=tflite_int8)
+    int8_io = tuple(
+        tuple(d["quantization"])
+        for d in (interpreter.get_input_details()[0], interpreter.get_output_details()[0])
+    )
+    onnx_model, _ = tf2onnx.convert.from_keras(
+        model,
+        input_signature=[tf.TensorSpec([None, RUNTIME_LATENT_DIM], tf.float32, name="latent")],
+        opset=17,
+    )
+    return SimpleNamespace(
+        keras=model,
+        tflite_float32=to_tflite(None, int8=False),
+        tflite_int8=tflite_int8,
+        tflite_static1=to_tflite(1, int8=False),
+        tflite_static4=to_tflite(4, int8=False),
+        onnx=onnx_model.SerializeToString(),
+        int8_io=int8_io,
+        calibration=calibration,
+    )
+
+
+# Plausible int8 parameters for manifests that need no real model behind them.
+_RUNTIME_FAKE_INT8_IO = ((1 / 255, -128), (2 / 255, 0))
+
+
+def _runtime_manifest_for(
+    variant: str, model_file: str, int8_io=_RUNTIME_FAKE_INT8_IO, **overrides
+):
+    from gan_edge.manifest import Manifest, Quantization, utc_timestamp
+
+    int8 = variant == "int8"
+    in_q = out_q = None
+    if int8:
+        (in_scale, in_zp), (out_scale, out_zp) = int8_io
+        in_q, out_q = Quantization(in_scale, in_zp), Quantization(out_scale, out_zp)
+    fields = dict(
+        schema_version=1,
+        format="onnx" if variant == "onnx" else "tflite",
+        variant="float32" if variant.startswith("static") else variant,
+        model_file=model_file,
+        latent_dim=RUNTIME_LATENT_DIM,
+        latent_distribution="uniform01",
+        output_shape=RUNTIME_OUTPUT_SHAPE,
+        output_range=None,
+        batch_size=int(variant[len("static"):]) if variant.startswith("static") else None,
+        input_dtype="int8" if int8 else "float32",
+        output_dtype="int8" if int8 else "float32",
+        input_quantization=in_q,
+        output_quantization=out_q,
+        calibration_samples=300 if int8 else None,
+        source={"run": "runs/test", "model": "toy", "config": {"latent_dim": 4}},
+        tool_versions={"tensorflow": "2.21.0"},
+        created=utc_timestamp(),
+    )
+    fields.update(overrides)
+    return Manifest(**fields)
+
+
+@pytest.fixture
+def runtime_manifest() -> Callable:
+    """``make(variant="float32", model_file="gen.tflite", int8_io=..., **fields) -> Manifest``.
+
+    A valid manifest for a ``runtime_models`` variant ("float32", "int8",
+    "static1", "static4", "onnx"), with any field overridden; needs no TensorFlow.
+    """
+
+    def make(variant: str = "float32", model_file: str = "gen.tflite", **overrides):
+        return _runtime_manifest_for(variant, model_file, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def runtime_export(runtime_models, tmp_path) -> Callable[..., Path]:
+    """``export(variant, *, sidecar=True, embed=False, name=None, **manifest_fields)``.
+
+    Writes one of ``runtime_models`` (variant: "float32", "int8", "static1",
+    "static4", "onnx") into ``tmp_path`` with its manifest as a sidecar and/or
+    embedded, and returns the model path.
+    """
+    from gan_edge.manifest import embed_in_onnx, embed_in_tflite, write_manifest
+
+    blobs = {
+        "float32": runtime_models.tflite_float32,
+        "int8": runtime_models.tflite_int8,
+        "static1": runtime_models.tflite_static1,
+        "static4": runtime_models.tflite_static4,
+        "onnx": runtime_models.onnx,
+    }
+
+    def export(variant: str, *, sidecar: bool = True, embed: bool = False, name=None, **fields):
+        suffix = ".onnx" if variant == "onnx" else ".tflite"
+        path = tmp_path / (name or f"gen_{variant}{suffix}")
+        manifest = _runtime_manifest_for(variant, path.name, runtime_models.int8_io, **fields)
+        data = blobs[variant]
+        if embed:
+            embedder = embed_in_onnx if variant == "onnx" else embed_in_tflite
+            data = embedder(data, manifest)
+        path.write_bytes(data)
+        if sidecar:
+            write_manifest(path, manifest)
+        return path
+
+    return export
