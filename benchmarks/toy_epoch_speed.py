@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in env.items():
         print(f"  {key:18} {value}")
 
-    config = default_config("toy2d")
+    # Full cross-entropy on every sample, as train_on_batch computes it: like for like.
+    config = default_config("toy2d").with_overrides({"loss_mode": "standard"})
     keras.utils.set_random_seed(config.seed)
     real = toy_data.gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
     steps = math.ceil(len(real) / config.batch_size)

@@ -43,10 +43,9 @@ def load_generator(run_dir) -> TrainedGenerator:
             f"{run.path} has no generator checkpoint in {run.checkpoints}: train it first "
             "(a run with --epochs 0 has nothing to export)"
         )
-    # Only the generator is needed (its weight average when the run kept one);
-    # the rest of the checkpoint (D, optimizers, noise state) is ignored.
-    key = "generator_ema" if config.g_ema_decay > 0 else "generator"
-    status = tf.train.Checkpoint(**{key: generator}).read(checkpoint)
+    # Only the generator is needed; the rest of the checkpoint (D, optimizers,
+    # noise state) is ignored.
+    status = tf.train.Checkpoint(generator=generator).read(checkpoint)
     status.expect_partial()
     try:
         status.assert_existing_objects_matched()

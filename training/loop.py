@@ -66,7 +66,6 @@ class FourStepRound:
         latent_distribution: str,
         loss_mode: str,
         seed: int,
-        ema_decay: float = 0.0,
     ) -> None:
         if loss_mode not in ("standard", "book"):
             raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of standard, book")
@@ -79,14 +78,6 @@ class FourStepRound:
         self.book_gating = loss_mode == "book"
         # A stateful generator, saved in checkpoints, so a resumed run draws the same noise.
         self.noise = tf.random.Generator.from_seed(seed)
-        # An exponential moving average of G's weights (Yazici et al., 2019): the
-        # game oscillates around its equilibrium, and the average sits nearer to it
-        # than any single iterate. 0 turns it off; the raw G is what trains either way.
-        self.ema_decay = ema_decay
-        self.generator_ema = None
-        if ema_decay > 0:
-            self.generator_ema = keras.models.clone_model(generator)
-            self.generator_ema.set_weights(generator.get_weights())
         # Built eagerly so that the compiled functions never create variables.
         g_optimizer.build(generator.trainable_variables)
         d_optimizer.build(discriminator.trainable_variables)
@@ -143,7 +134,6 @@ class FourStepRound:
         fakes = self.generator(self.sample_latent(n), training=False)
         loss_fake, fake_called_real = self.discriminator_step(fakes, is_real=False)  # (c)
         g_loss_d = self.generator_step(n)  # (d)
-        self._update_ema()
         count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
         return {
             "d_loss": loss_real + loss_fake,
@@ -153,17 +143,6 @@ class FourStepRound:
             "fp": count(fake_called_real),
             "tn": count(tf.logical_not(fake_called_real)),
         }
-
-    def _update_ema(self) -> None:
-        if self.generator_ema is None:
-            return
-        for average, current in zip(self.generator_ema.weights, self.generator.weights):
-            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
-
-    @property
-    def sampler(self) -> keras.Model:
-        """The generator to sample from: the weight average when there is one."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def pretrain_round(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
         """Steps (a) and (c) only: the optional warm-up of D before the game starts."""

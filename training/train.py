@@ -46,9 +46,7 @@ def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
 
 def build_checkpoint(round_: FourStepRound, epoch: tf.Variable) -> tf.train.Checkpoint:
     """Everything a resumed run needs: weights, both optimizers, the noise state, the epoch."""
-    extra = {"generator_ema": round_.generator_ema} if round_.generator_ema is not None else {}
     return tf.train.Checkpoint(
-        **extra,
         generator=round_.generator,
         discriminator=round_.discriminator,
         g_optimizer=round_.g_optimizer,
@@ -81,7 +79,6 @@ def train(
         latent_distribution=config.latent_distribution,
         loss_mode=config.loss_mode,
         seed=config.seed,
-        ema_decay=config.g_ema_decay,
     )
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     manager = tf.train.CheckpointManager(build_checkpoint(round_, epoch), run.checkpoints, max_to_keep=3)
@@ -97,7 +94,7 @@ def train(
     snapshot_epochs = set(figures.progress_epochs(config.epochs))
 
     def measure(epoch_number: int) -> dict[str, float]:
-        samples = round_.sampler(eval_latent, training=False).numpy()
+        samples = round_.generator(eval_latent, training=False).numpy()
         if epoch_number in snapshot_epochs:
             run.save_samples(epoch_number, samples[:SNAPSHOT_POINTS])
         return toy_metrics.evaluate(samples, real)
