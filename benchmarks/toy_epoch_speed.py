@@ -42,7 +42,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from training.config import default_config  # noqa: E402
-from training.data import toy as toy_data  # noqa: E402
+from training.data import batches, toy as toy_data  # noqa: E402
 from training.loop import FourStepRound  # noqa: E402
 from training.models import model_family  # noqa: E402
 from training.train import build_optimizer  # noqa: E402
@@ -84,7 +84,7 @@ def gan_edge_epoch(config, real: np.ndarray, steps: int):
         loss_mode=config.loss_mode,
         seed=config.seed,
     )
-    iterator = iter(toy_data.batches(real, config.batch_size, config.seed))
+    iterator = iter(batches(real, config.batch_size, config.seed))
     steps_t = tf.constant(steps)
     # .numpy() waits for the graph to finish, so the clock stops after the work.
     return lambda: round_.run_rounds(iterator, steps_t)["d_loss"].numpy()

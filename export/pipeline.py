@@ -1,46 +1,72 @@
 """Export a run's generator: convert, embed the metadata, check, then write.
 
-For each format: convert to bytes, embed the manifest, stage the file in a
-temporary folder, load it through the edge runtime (``gan_edge.load``, exactly
-as a device will), compare its samples with the float generator's from the same
-latents, and only when the fidelity gate passes move it into place beside its
-manifest. A refused or interrupted export leaves no artifact behind.
+For each format (and each static batch size asked): convert to bytes, embed the
+manifest, stage the file in a temporary folder, load it through the edge runtime
+(``gan_edge.load``, exactly as a device will), compare its samples with the float
+generator's from the same latents, and only when the fidelity gate passes move it
+into place beside its manifest. A refused or interrupted export leaves no artifact
+behind. Then ``report.json`` and ``figures/fidelity.png`` describe what was written.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
 import gan_edge
-from export import fidelity, onnx as onnx_export, tflite
+from export import figures, fidelity, onnx as onnx_export, tflite
 from export.source import TrainedGenerator, load_generator
 from gan_edge.errors import ConfigError, RunFolderError
-from gan_edge.io import atomic_write_json
+from gan_edge.io import atomic_write_json, quiet_native_stderr
 from gan_edge.latent import sample_latent
 from gan_edge.manifest import Manifest, Quantization, embed_in_onnx, embed_in_tflite, write_manifest
 
 __all__ = ["FORMATS", "DEFAULT_FORMATS", "ExportedArtifact", "export_run"]
 
-# format name -> (file suffix, model format)
-FORMATS: dict[str, tuple[str, str]] = {
-    "float32": (".tflite", "tflite"),
-    "int8": (".tflite", "tflite"),
-    "onnx": (".onnx", "onnx"),
+
+class FormatSpec(NamedTuple):
+    suffix: str
+    model_format: str  # the manifest's `format`
+    calibrated: bool  # needs the calibration latents
+    float_twin: str  # the float format of the same file type, for the size ratio
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "float32": FormatSpec(".tflite", "tflite", False, "float32"),
+    "float16": FormatSpec(".tflite", "tflite", False, "float32"),
+    "dynamic": FormatSpec(".tflite", "tflite", False, "float32"),
+    "int8": FormatSpec(".tflite", "tflite", True, "float32"),
+    "int8-float-io": FormatSpec(".tflite", "tflite", True, "float32"),
+    "onnx": FormatSpec(".onnx", "onnx", False, "onnx"),
+    "onnx-int8": FormatSpec(".onnx", "onnx", True, "onnx"),
 }
 DEFAULT_FORMATS = ("float32", "int8", "onnx")
+
+# name -> converter(trained, calibration, batch_size) -> model bytes
+_CONVERTERS: dict[str, Callable[[TrainedGenerator, np.ndarray, int | None], bytes]] = {
+    "float32": lambda t, cal, b: tflite.to_float32(t, batch_size=b),
+    "float16": lambda t, cal, b: tflite.to_float16(t, batch_size=b),
+    "dynamic": lambda t, cal, b: tflite.to_dynamic_range(t, batch_size=b),
+    "int8": lambda t, cal, b: tflite.to_int8(t, cal, batch_size=b),
+    "int8-float-io": lambda t, cal, b: tflite.to_int8_float_io(t, cal, batch_size=b),
+    "onnx": lambda t, cal, b: onnx_export.to_float32(t, batch_size=b),
+    "onnx-int8": lambda t, cal, b: onnx_export.to_int8_qdq(t, cal, batch_size=b),
+}
 
 # Latents per artifact for the fidelity check, and for int8 calibration.
 FIDELITY_SAMPLES = 10_000
 DEFAULT_CALIBRATION_SAMPLES = 500
+# Points per panel in figures/fidelity.png.
+FIGURE_POINTS = 1_000
 
 
 @dataclass(frozen=True)
@@ -51,25 +77,49 @@ class ExportedArtifact:
     size_bytes: int
     fidelity: dict[str, float]
     seconds: float
+    batch_size: int | None = None
+
+    @property
+    def name(self) -> str:
+        """``variant``, or ``variant_bN`` for a static-batch artifact (the file's stem after ``generator_``)."""
+        return _stem(self.variant, self.batch_size)
 
 
 def export_run(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
     *,
-    formats: tuple[str, ...] = DEFAULT_FORMATS,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    batch_sizes: Iterable[int] = (),
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
     min_psnr_db: dict[str, float] | None = None,
     on_artifact: Callable[[ExportedArtifact], None] | None = None,
 ) -> list[ExportedArtifact]:
-    """Export ``formats`` of the generator in ``run_dir`` into ``out_dir`` (default RUN_DIR/export)."""
+    """Export ``formats`` of the generator in ``run_dir`` into ``out_dir`` (default RUN_DIR/export).
+
+    Each format is written with a dynamic batch; each TFLite format is also
+    written with every batch size in ``batch_sizes`` fixed (``generator_<format>_b<N>.tflite``),
+    as GPU delegates require. ``min_psnr_db`` overrides the fidelity gate per format.
+    """
+    # Every argument is checked before the run folder is touched.
     formats = _check_formats(formats)
-    if calibration_samples < 1:
-        raise ConfigError(f"calibration_samples must be positive, got {calibration_samples}")
-    gates = {**fidelity.DEFAULT_MIN_PSNR_DB, **(min_psnr_db or {})}
+    batch_sizes = _check_batch_sizes(batch_sizes)
+    if batch_sizes and not any(FORMATS[name].model_format == "tflite" for name in formats):
+        raise ConfigError(
+            f"static batch sizes {list(batch_sizes)} apply to TFLite formats only: expected at least one of "
+            f"{', '.join(n for n, s in FORMATS.items() if s.model_format == 'tflite')} in the formats, "
+            f"got {', '.join(formats)}"
+        )
+    if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, int) or calibration_samples < 1:
+        raise ConfigError(f"calibration_samples must be a positive int, got {calibration_samples!r}")
+    gates = _check_gates(min_psnr_db)
+
     trained = load_generator(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else trained.run.path / "export"
-    targets = {name: out_dir / f"generator_{name}{FORMATS[name][0]}" for name in formats}
+    jobs = [(name, None) for name in formats] + [
+        (name, batch) for batch in batch_sizes for name in formats if FORMATS[name].model_format == "tflite"
+    ]
+    targets = {job: out_dir / _file_name(*job) for job in jobs}
     _refuse_existing(targets.values())
 
     config = trained.config
@@ -77,60 +127,73 @@ def export_run(
     latents = sample_latent(config.latent_distribution, FIDELITY_SAMPLES, config.latent_dim, rng)
     calibration = sample_latent(config.latent_distribution, calibration_samples, config.latent_dim, rng)
     reference = trained(latents).numpy()
+    target_data = fidelity.task_target(config)
+    reference_task = fidelity.task_metrics(reference, target_data)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    artifacts = []
+    artifacts, panels = [], {}
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=out_dir) as staging:
-        for name in formats:
+        for job in jobs:
+            name, batch = job
             started = time.perf_counter()
-            staged = Path(staging) / targets[name].name
-            _write_artifact(trained, name, staged, calibration)
+            staged = Path(staging) / targets[job].name
+            _write_artifact(trained, name, batch, staged, calibration)
             samples = gan_edge.load(staged).generate_from_latent(latents)
             measured = fidelity.compare(samples, reference)
-            fidelity.check_gate(name, measured, gates[name])
+            fidelity.check_gate(_stem(name, batch), measured, gates[name])
+            measured.update(fidelity.task_metrics(samples, target_data))
             staged_manifest = Path(str(staged) + ".manifest.json")
-            final_manifest = Path(str(targets[name]) + ".manifest.json")
+            final_manifest = Path(str(targets[job]) + ".manifest.json")
             # The model first: a manifest never points at a model that is not there yet.
-            shutil.move(staged, targets[name])
+            shutil.move(staged, targets[job])
             shutil.move(staged_manifest, final_manifest)
             artifact = ExportedArtifact(
-                name, targets[name], final_manifest, targets[name].stat().st_size, measured,
-                time.perf_counter() - started,
+                name, targets[job], final_manifest, targets[job].stat().st_size, measured,
+                time.perf_counter() - started, batch,
             )
             artifacts.append(artifact)
+            panels[artifact.name] = samples[:FIGURE_POINTS]
             if on_artifact is not None:
                 on_artifact(artifact)
-    _write_report(out_dir, trained, artifacts, calibration_samples)
+    _write_report(out_dir, trained, artifacts, calibration_samples, gates, reference_task)
+    if figures.can_plot(trained.output_shape):
+        figures.plot_fidelity(reference[:FIGURE_POINTS], panels, out_dir / "figures" / "fidelity.png")
     return artifacts
 
 
-def _write_artifact(trained: TrainedGenerator, name: str, path: Path, calibration: np.ndarray) -> None:
-    manifest = _manifest(trained, name, path.name)
-    if name == "float32":
-        model_bytes = embed_in_tflite(tflite.to_float32(trained), manifest)
-    elif name == "int8":
-        raw = tflite.to_int8(trained, calibration)
-        manifest = _with_tflite_quantization(manifest, raw, len(calibration))
-        model_bytes = embed_in_tflite(raw, manifest)
-    else:
-        raw = onnx_export.to_float32(trained)
-        model_bytes = embed_in_onnx(raw, manifest)
-    path.write_bytes(model_bytes)
+def _stem(name: str, batch: int | None) -> str:
+    return name if batch is None else f"{name}_b{batch}"
+
+
+def _file_name(name: str, batch: int | None) -> str:
+    return f"generator_{_stem(name, batch)}{FORMATS[name].suffix}"
+
+
+def _write_artifact(trained: TrainedGenerator, name: str, batch: int | None, path: Path,
+                    calibration: np.ndarray) -> None:
+    raw = _CONVERTERS[name](trained, calibration, batch)
+    manifest = _manifest(trained, name, path.name, batch)
+    if FORMATS[name].calibrated:
+        manifest = replace(manifest, calibration_samples=len(calibration))
+    if name == "int8":
+        manifest = _with_tflite_quantization(manifest, raw)
+    embed = embed_in_tflite if FORMATS[name].model_format == "tflite" else embed_in_onnx
+    path.write_bytes(embed(raw, manifest))
     write_manifest(path, manifest)
 
 
-def _manifest(trained: TrainedGenerator, variant: str, model_file: str) -> Manifest:
+def _manifest(trained: TrainedGenerator, variant: str, model_file: str, batch: int | None) -> Manifest:
     config = trained.config
     return Manifest(
         schema_version=1,
-        format=FORMATS[variant][1],
+        format=FORMATS[variant].model_format,
         variant=variant,
         model_file=model_file,
         latent_dim=config.latent_dim,
         latent_distribution=config.latent_distribution,
         output_shape=trained.output_shape,
         output_range=trained.family.OUTPUT_RANGE,
-        batch_size=None,
+        batch_size=batch,
         input_dtype="float32",
         output_dtype="float32",
         input_quantization=None,
@@ -144,11 +207,12 @@ def _manifest(trained: TrainedGenerator, variant: str, model_file: str) -> Manif
     )
 
 
-def _with_tflite_quantization(manifest: Manifest, model_bytes: bytes, calibration_samples: int) -> Manifest:
+def _with_tflite_quantization(manifest: Manifest, model_bytes: bytes) -> Manifest:
     """Copy the int8 input/output scale and zero point out of the converted model."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=model_bytes)
+    with quiet_native_stderr():
+        interpreter = Interpreter(model_content=model_bytes)
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     as_quant = lambda detail: Quantization(float(detail["quantization"][0]), int(detail["quantization"][1]))  # noqa: E731
     return replace(
@@ -157,13 +221,12 @@ def _with_tflite_quantization(manifest: Manifest, model_bytes: bytes, calibratio
         output_dtype="int8",
         input_quantization=as_quant(inp),
         output_quantization=as_quant(out),
-        calibration_samples=calibration_samples,
     )
 
 
 def _tool_versions() -> dict[str, str]:
     versions = {}
-    for package in ("tensorflow", "tf-keras", "ai-edge-litert", "tf2onnx", "onnx", "gan-edge"):
+    for package in ("tensorflow", "tf-keras", "ai-edge-litert", "tf2onnx", "onnx", "onnxruntime", "gan-edge"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -171,16 +234,45 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
+def _valid_formats() -> str:
+    return ", ".join([*FORMATS, "all"])
+
+
 def _check_formats(formats) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        raise ConfigError(f"formats must be a list of names (one or more of {_valid_formats()}), got {formats!r}")
     formats = tuple(formats)
+    if not formats:
+        raise ConfigError(f"no export format given: expected one or more of {_valid_formats()}")
+    for name in formats:
+        if name != "all" and name not in FORMATS:
+            raise ConfigError(f"unknown export format {name!r}: expected one of {_valid_formats()}")
     if "all" in formats:
         formats = tuple(FORMATS)
-    if not formats:
-        raise ConfigError(f"no export format given: expected one or more of {', '.join(FORMATS)}, all")
-    for name in formats:
-        if name not in FORMATS:
-            raise ConfigError(f"unknown export format {name!r}: expected one of {', '.join(FORMATS)}, all")
     return tuple(dict.fromkeys(formats))
+
+
+def _check_batch_sizes(batch_sizes) -> tuple[int, ...]:
+    if isinstance(batch_sizes, (str, int)):
+        batch_sizes = [batch_sizes]
+    checked = []
+    for size in batch_sizes:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ConfigError(
+                f"batch sizes must be positive integers (e.g. --batch 1,8), got {size!r}"
+            )
+        checked.append(int(size))
+    return tuple(dict.fromkeys(checked))
+
+
+def _check_gates(min_psnr_db: dict[str, float] | None) -> dict[str, float]:
+    overrides = dict(min_psnr_db or {})
+    for name, value in overrides.items():
+        if name not in FORMATS:
+            raise ConfigError(f"min_psnr_db names unknown format {name!r}: expected one of {', '.join(FORMATS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"min_psnr_db[{name!r}] must be a number of dB, got {value!r}")
+    return {**fidelity.DEFAULT_MIN_PSNR_DB, **overrides}
 
 
 def _refuse_existing(paths) -> None:
@@ -193,19 +285,34 @@ def _refuse_existing(paths) -> None:
 
 
 def _write_report(out_dir: Path, trained: TrainedGenerator, artifacts: list[ExportedArtifact],
-                  calibration_samples: int) -> None:
+                  calibration_samples: int, gates: dict[str, float], reference_task: dict[str, float]) -> None:
+    # Size against the float artifact of the same file type and batch (float32
+    # .tflite for TFLite formats, float .onnx for onnx-int8), when it was exported too.
+    sizes = {(a.variant, a.batch_size): a.size_bytes for a in artifacts}
+
+    def size_ratio(a: ExportedArtifact) -> float | None:
+        twin = sizes.get((FORMATS[a.variant].float_twin, a.batch_size))
+        return None if twin is None else round(a.size_bytes / twin, 4)
+
     report: dict[str, Any] = {
         "run": str(trained.run.path.resolve()),
         "model": trained.config.model,
         "fidelity_samples": FIDELITY_SAMPLES,
         "calibration_samples": calibration_samples,
+        # The float generator's own task metrics on the same latents: an artifact's
+        # are only as good as these.
+        "float_generator": reference_task,
         "artifacts": [
             {
                 "variant": a.variant,
                 "file": a.path.name,
+                "batch_size": a.batch_size,
                 "bytes": a.size_bytes,
+                "size_vs_float32": size_ratio(a),
                 "seconds": round(a.seconds, 3),
-                **a.fidelity,
+                "min_psnr_db": gates[a.variant],
+                # Strict JSON has no Infinity: an exact copy of the float output reports null.
+                **{k: (v if math.isfinite(v) else None) for k, v in a.fidelity.items()},
             }
             for a in artifacts
         ],

@@ -16,8 +16,17 @@ from ai_edge_litert import schema_py_generated as schema
 
 from export.source import TrainedGenerator
 from gan_edge.errors import GanEdgeError
+from gan_edge.io import quiet_native_stderr
 
-__all__ = ["to_float32", "to_int8", "builtin_op_names", "ExportError"]
+__all__ = [
+    "to_float32",
+    "to_float16",
+    "to_dynamic_range",
+    "to_int8",
+    "to_int8_float_io",
+    "builtin_op_names",
+    "ExportError",
+]
 
 
 class ExportError(GanEdgeError):
@@ -26,6 +35,26 @@ class ExportError(GanEdgeError):
 
 def to_float32(trained: TrainedGenerator, *, batch_size: int | None = None) -> bytes:
     return _convert(_converter(trained, batch_size))
+
+
+def to_float16(trained: TrainedGenerator, *, batch_size: int | None = None) -> bytes:
+    """float16 weights, float32 compute on CPU (the weights are dequantized once at load);
+    GPU delegates run it in float16. Half the weight bytes, near-float samples."""
+    converter = _converter(trained, batch_size)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    return _convert(converter)
+
+
+def to_dynamic_range(trained: TrainedGenerator, *, batch_size: int | None = None) -> bytes:
+    """Dynamic-range int8: int8 weights, activations quantized on the fly, float I/O.
+
+    No calibration. The converter leaves weight tensors under 1024 elements in
+    float (its size threshold), so a very small generator comes out unchanged.
+    """
+    converter = _converter(trained, batch_size)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return _convert(converter)
 
 
 def to_int8(
@@ -45,6 +74,21 @@ def to_int8(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    return _convert(converter)
+
+
+def to_int8_float_io(
+    trained: TrainedGenerator,
+    calibration_latents: np.ndarray,
+    *,
+    batch_size: int | None = None,
+) -> bytes:
+    """Full-integer int8 inside, float32 input and output (a QUANTIZE and a
+    DEQUANTIZE op at the edges): the caller needs no scale or zero point."""
+    converter = _converter(trained, batch_size)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(calibration_latents)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return _convert(converter)
 
 
@@ -69,7 +113,8 @@ def _converter(trained: TrainedGenerator, batch_size: int | None) -> tf.lite.TFL
 
 
 def _convert(converter: tf.lite.TFLiteConverter) -> bytes:
-    model_bytes = converter.convert()
+    with quiet_native_stderr():
+        model_bytes = converter.convert()
     flex = [name for name in builtin_op_names(model_bytes) if name.startswith("Flex")]
     if flex:
         raise ExportError(

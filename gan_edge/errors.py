@@ -9,6 +9,7 @@ __all__ = [
     "GanEdgeError",
     "ConfigError",
     "RunFolderError",
+    "DataError",
     "ModelFileError",
     "ManifestError",
     "InputError",
@@ -26,6 +27,10 @@ class ConfigError(GanEdgeError, ValueError):
 
 class RunFolderError(GanEdgeError):
     """A run folder is missing, incomplete, or belongs to another run."""
+
+
+class DataError(GanEdgeError):
+    """A data set is missing, truncated, or not what its format promises."""
 
 
 class ModelFileError(GanEdgeError):

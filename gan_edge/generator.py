@@ -33,6 +33,8 @@ __all__ = ["Generator", "load"]
 
 # Largest batch handed to a dynamic-batch model in one run: bounds the memory of
 # intermediate activations (a DCGAN at 256 needs tens of MB) on small boards.
+# A last, shorter chunk is padded rather than resized to, so a steady stream of
+# same-sized calls never reallocates the interpreter.
 _DYNAMIC_CHUNK = 256
 # Tolerance when comparing the model's quantization scales with the manifest's.
 _SCALE_RTOL = 1e-6
@@ -115,7 +117,11 @@ def _check_n(n: Any) -> int:
     return int(n)
 
 
-def _rng(seed: Seed) -> np.random.Generator:
+def _rng(seed: Seed, default: np.random.Generator | None = None) -> np.random.Generator:
+    if seed is None and default is not None:
+        return default
+    if isinstance(seed, np.random.Generator):
+        return seed
     if seed is not None and (
         isinstance(seed, bool)
         or not isinstance(seed, (int, np.integer, np.random.Generator, np.random.SeedSequence))
@@ -153,13 +159,28 @@ class Generator:
         self._out_q = _effective_quant(backend.output_quantization, manifest.output_quantization)
         self._in_dtype = backend.input_dtype
         self._batch = manifest.batch_size
-        # Reused to pad the last chunk for a static-batch model; rows past the
-        # real ones hold stale latents, whose outputs are dropped.
-        self._pad = (
-            np.zeros((self._batch, manifest.latent_dim), dtype=self._in_dtype)
-            if self._batch is not None
-            else None
-        )
+        # seed=None draws from this one stream: seeding a fresh numpy Generator from
+        # OS entropy costs tens of microseconds, more than a toy model's inference.
+        self._default_rng = np.random.default_rng()
+        # float32 scratch for quantizing one chunk of latents, made once per chunk size.
+        self._scratch = np.empty((0, manifest.latent_dim), dtype=np.float32)
+        if self._in_q is not None:
+            # As float32 scalars, so no ufunc below converts a Python number per call.
+            # The int8 range is clipped before adding the zero point, so the add
+            # can write its exact integers straight into the int8 input.
+            zp = self._in_q.zero_point
+            self._q_in = (
+                np.float32(self._in_q.scale),
+                np.float32(zp),
+                np.float32(-128 - zp),
+                np.float32(127 - zp),
+            )
+        # int8 output -> float32 data space in one table lookup, bit for bit what
+        # (q - zero_point) * scale gives.
+        self._lut = None
+        if self._out_q is not None and backend.output_dtype == np.int8:
+            q = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
+            self._lut = (q - np.float32(self._out_q.zero_point)) * np.float32(self._out_q.scale)
 
     @classmethod
     def from_file(
@@ -206,19 +227,21 @@ class Generator:
     def sample_latent(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` latents, float32 (n, latent_dim), from the manifest's distribution."""
         n = _check_n(n)
-        return _sample_latent(self.manifest.latent_distribution, n, self.latent_dim, _rng(seed))
+        rng = _rng(seed, self._default_rng)
+        return _sample_latent(self.manifest.latent_distribution, n, self.latent_dim, rng)
 
     def generate(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` samples, float32 (n, *output_shape), in data space."""
-        z = self.sample_latent(n, seed)
-        out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
-        return self._run_into(z, out)
+        n = _check_n(n)
+        rng = _rng(seed, self._default_rng)
+        out = np.empty((n, *self.output_shape), dtype=np.float32)
+        return self._run_into(out, rng=rng)
 
     def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
         """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
         z = self._check_latent(z)
         out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
-        return self._run_into(z, out)
+        return self._run_into(out, z=z)
 
     def generate_into(self, out: np.ndarray, seed: Seed = None) -> np.ndarray:
         """Fill ``out`` (float32, (n, *output_shape)) with n fresh samples; returns it."""
@@ -235,8 +258,7 @@ class Generator:
             raise InputError(f"out must have at least one row: shape {expected}, got {out.shape}")
         if not out.flags.writeable:
             raise InputError("out must be writeable, got a read-only array")
-        z = self.sample_latent(out.shape[0], seed)
-        return self._run_into(z, out)
+        return self._run_into(out, rng=_rng(seed, self._default_rng))
 
     # --- inside -----------------------------------------------------------------------
 
@@ -265,39 +287,75 @@ class Generator:
             )
         return z
 
-    def _run_into(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Run ``z`` through the model in chunks it accepts, writing float32 into ``out``."""
-        n = z.shape[0]
-        step = self._batch if self._batch is not None else _DYNAMIC_CHUNK
+    def _run_into(
+        self,
+        out: np.ndarray,
+        *,
+        rng: np.random.Generator | None = None,
+        z: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Fill ``out`` from latents ``z``, or drawn from ``rng``, chunk by chunk.
+
+        Latents go straight into the model's input buffer and outputs straight from
+        its output buffer into ``out``: in steady state no array is allocated.
+        Latents are drawn chunk by chunk in order, which is the same stream as one
+        draw of all ``n`` (numpy fills arrays value by value).
+        """
+        n = out.shape[0]
+        step = self._batch if self._batch is not None else min(n, _DYNAMIC_CHUNK)
+        backend = self._backend
+        backend.reserve(step)
+        if self._in_q is not None and self._scratch.shape[0] != step:
+            self._scratch = np.empty((step, self.latent_dim), dtype=np.float32)
         for start in range(0, n, step):
             stop = min(start + step, n)
-            rows = stop - start
-            x = self._to_model_input(z[start:stop])
-            if self._pad is not None and rows < self._batch:
-                self._pad[:rows] = x
-                x = self._pad
-            y = self._backend.run(x)
-            if y.shape[1:] != self.output_shape:
-                raise ManifestError(
-                    f"the model returned samples of shape {y.shape[1:]} but its manifest "
-                    f"says output_shape={self.output_shape}"
-                )
-            self._from_model_output(y[:rows], out[start:stop])
+            # Each buffer is passed straight in and dropped when the call returns:
+            # LiteRT must see no live view of its memory at invoke().
+            self._write_input(backend.input_buffer(), stop - start, rng, z, start)
+            backend.invoke()
+            self._read_output(backend.output_buffer(), out if stop - start == n else out[start:stop])
         return out
 
-    def _to_model_input(self, z: np.ndarray) -> np.ndarray:
+    def _write_input(
+        self, x: np.ndarray, rows: int, rng: np.random.Generator | None, z, start: int
+    ) -> None:
+        # Rows past `rows` (a padded last chunk) keep stale latents; their outputs
+        # are never read.
+        if rows != x.shape[0]:
+            x = x[:rows]
         if self._in_q is None:
-            return np.ascontiguousarray(z, dtype=self._in_dtype)
-        scale, zero_point = self._in_q
-        q = np.rint(z / scale)
-        q += zero_point
-        np.clip(q, -128, 127, out=q)
-        return q.astype(np.int8)
-
-    def _from_model_output(self, y: np.ndarray, dst: np.ndarray) -> None:
-        if self._out_q is None:
-            dst[...] = y
+            if z is None:
+                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=x)
+            else:
+                np.copyto(x, z[start : start + rows], casting="unsafe")
             return
-        scale, zero_point = self._out_q
-        np.subtract(y, zero_point, out=dst, dtype=np.float32, casting="unsafe")
-        dst *= np.float32(scale)
+        s = self._scratch if rows == self._scratch.shape[0] else self._scratch[:rows]
+        if z is None:
+            _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=s)
+            src = s
+        else:
+            src = z[start : start + rows]
+        scale, zero_point, low, high = self._q_in
+        np.divide(src, scale, out=s)
+        np.rint(s, out=s)
+        # maximum + minimum: np.clip's Python wrapper alone costs more than both.
+        np.maximum(s, low, out=s)
+        np.minimum(s, high, out=s)
+        np.add(s, zero_point, out=x, casting="unsafe")
+
+    def _read_output(self, y: np.ndarray, dst: np.ndarray) -> None:
+        if y.shape[0] != dst.shape[0]:
+            y = y[: dst.shape[0]]
+        if y.shape[1:] != self.manifest.output_shape:
+            raise ManifestError(
+                f"the model returned samples of shape {y.shape[1:]} but its manifest "
+                f"says output_shape={self.output_shape}"
+            )
+        if self._lut is not None:
+            self._lut.take(y.view(np.uint8), out=dst, mode="wrap")
+        elif self._out_q is None:
+            np.copyto(dst, y, casting="unsafe")
+        else:
+            scale, zero_point = self._out_q
+            np.subtract(y, zero_point, out=dst, dtype=np.float32, casting="unsafe")
+            dst *= np.float32(scale)

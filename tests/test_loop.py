@@ -6,7 +6,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from training.config import default_config
-from training.data.toy import batches, gaussian_points
+from training.data import batches
+from training.data.toy import gaussian_points
 from training.loop import FourStepRound
 from training.models import model_family
 from training.train import build_optimizer

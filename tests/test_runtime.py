@@ -348,3 +348,34 @@ def test_sidecar_json_is_what_export_wrote(runtime_export):
     on_disk = json.loads(manifest_path(path).read_text())
     assert on_disk["input_dtype"] == "int8" and on_disk["model_file"] == path.name
     assert gan_edge.load(path).manifest.to_dict() == on_disk
+
+
+# --- the hot path: no per-call allocation ----------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8", "static4", "onnx"])
+def test_repeated_generate_into_matches_generate(runtime_export, variant):
+    gen = gan_edge.load(runtime_export(variant))
+    out = np.empty((300, 2), dtype=np.float32)  # two dynamic chunks, the last one padded
+    for seed in (0, 1, 0):
+        gen.generate_into(out, seed=seed)
+        np.testing.assert_array_equal(out, gen.generate(300, seed=seed))
+    np.testing.assert_array_equal(out, gen.generate_from_latent(gen.sample_latent(300, seed=0)))
+
+
+def test_steady_state_reuses_the_buffers(runtime_export):
+    gen = gan_edge.load(runtime_export("int8"))
+    interpreter = gen.backend._interpreter
+    out = np.empty((600, 2), dtype=np.float32)
+    gen.generate_into(out, seed=0)
+    scratch, in_ptr = gen._scratch, interpreter.tensor(gen.backend._in_index)().ctypes.data
+    for seed in range(3):
+        gen.generate_into(out, seed=seed)
+    # Same scratch array, and the interpreter was not resized (its input buffer did not move).
+    assert gen._scratch is scratch and gen.backend._batch == 256
+    assert interpreter.tensor(gen.backend._in_index)().ctypes.data == in_ptr
+
+
+def test_seed_none_draws_fresh_samples(runtime_export):
+    gen = gan_edge.load(runtime_export("float32"))
+    assert not np.array_equal(gen.generate(8), gen.generate(8))

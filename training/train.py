@@ -20,7 +20,7 @@ import tf_keras as keras
 from gan_edge.latent import sample_latent
 from training import figures
 from training.config import OptimizerConfig, TrainConfig
-from training.data import toy as toy_data
+from training.data import batches, toy as toy_data
 from training.loop import FourStepRound
 from training.metrics import toy as toy_metrics
 from training.models import model_family
@@ -67,7 +67,7 @@ def train(
 
     family = model_family(config.model)
     real = toy_data.gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
-    iterator = iter(toy_data.batches(real, config.batch_size, config.seed))
+    iterator = iter(batches(real, config.batch_size, config.seed))
     steps_per_epoch = math.ceil(len(real) / config.batch_size)
 
     round_ = FourStepRound(

@@ -94,6 +94,32 @@ class Backend(abc.ABC):
         """Run one batch: ``x`` (b, latent_dim) in ``input_dtype``; returns a new array
         of shape (b, *output_shape) in ``output_dtype``, owned by the caller."""
 
+    # --- the allocation-free path, in the order to call it ---------------------------
+    # reserve(b) once per batch size, then per batch: write input_buffer(), invoke(),
+    # read output_buffer(). Like LiteRT's ``Interpreter.tensor()``, a buffer is valid
+    # only until the next invoke() or reserve(): fetch it again, never keep it. These
+    # defaults work through run(); a backend overrides them to skip its copies.
+
+    def reserve(self, batch: int) -> None:
+        """Make the model ready for batches of ``batch`` rows (resizes a dynamic one)."""
+        x = getattr(self, "_default_input", None)
+        if x is None or x.shape[0] != batch:
+            shape = (batch, *self.input_shape[1:])
+            self._default_input = np.zeros(shape, dtype=self.input_dtype)
+            self._default_output = None
+
+    def input_buffer(self) -> np.ndarray:
+        """The (batch, latent_dim) input in ``input_dtype``, to be written in place."""
+        return self._default_input
+
+    def invoke(self) -> None:
+        """Run the model on what was written into ``input_buffer()``."""
+        self._default_output = self.run(self._default_input)
+
+    def output_buffer(self) -> np.ndarray:
+        """The (batch, *output_shape) result of the last invoke(), in ``output_dtype``."""
+        return self._default_output
+
 
 def check_threads(threads: int | None) -> int | None:
     """None (the runtime's default) or a positive int, else InputError."""

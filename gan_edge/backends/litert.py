@@ -1,8 +1,12 @@
 """LiteRT (ai-edge-litert) backend for .tflite models.
 
 Construct with a path, read the ``input_*`` / ``output_*`` properties (from the
-model's tensor details), then call ``run(x)``. The interpreter uses its default
-op resolver, which applies XNNPACK on CPU.
+model's tensor details), then call ``run(x)``, or, without copies, ``reserve(b)``
+then per batch: write ``input_buffer()``, ``invoke()``, read ``output_buffer()``.
+The buffers are ``Interpreter.tensor()`` views of the interpreter's own memory,
+fetched fresh each time: LiteRT refuses to invoke (RuntimeError) while such a view
+is alive, because invoke/allocate_tensors may move the memory under it. The
+interpreter uses its default op resolver, which applies XNNPACK on CPU.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ class LiteRTBackend(Backend):
         # The batch size the tensors are allocated for; resizing reallocates every
         # tensor, so it happens only when the batch changes.
         self._batch = int(self._in["shape"][0])
+        # Functions that return a fresh view on each call: safe to keep forever,
+        # unlike the views they return (see the module docstring).
+        self._in_view = self._interpreter.tensor(self._in_index)
+        self._out_view = self._interpreter.tensor(self._out_index)
+        self.invoke = self._interpreter.invoke  # one attribute lookup less per batch
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -91,25 +100,41 @@ class LiteRTBackend(Backend):
     def embedded_manifest(self) -> dict | None:
         return extract_from_tflite(self._model_bytes)
 
+    def reserve(self, batch: int) -> None:
+        if batch == self._batch:
+            return
+        # strict=True: LiteRT refuses to resize a static dimension, which is the
+        # error we want if a caller ignores the model's batch size.
+        try:
+            self._interpreter.resize_tensor_input(self._in_index, [batch, *self._in["shape"][1:]], strict=True)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(
+                f"{self._path.name} accepts input shape {self.input_shape}, "
+                f"got {(batch, *self._in['shape'][1:])}: {exc}"
+            ) from None
+        self._batch = batch
+
+    def input_buffer(self) -> np.ndarray:
+        return self._in_view()
+
+    def invoke(self) -> None:  # replaced per instance by the interpreter's own
+        self._interpreter.invoke()
+
+    def output_buffer(self) -> np.ndarray:
+        return self._out_view()
+
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 2 or x.dtype != self.input_dtype:
             raise InputError(
                 f"litert input must be a 2-D {self.input_dtype} array, "
                 f"got {x.ndim}-D {x.dtype}"
             )
-        batch = x.shape[0]
-        if batch != self._batch:
-            # strict=True: LiteRT refuses to resize a static dimension, which is
-            # the error we want if a caller ignores the model's batch size.
-            try:
-                self._interpreter.resize_tensor_input(self._in_index, list(x.shape), strict=True)
-                self._interpreter.allocate_tensors()
-            except (ValueError, RuntimeError) as exc:
-                raise InputError(
-                    f"{self._path.name} accepts input shape {self.input_shape}, "
-                    f"got {x.shape}: {exc}"
-                ) from None
-            self._batch = batch
+        if x.shape[1:] != tuple(self._in["shape"][1:]):
+            raise InputError(
+                f"{self._path.name} accepts input shape {self.input_shape}, got {x.shape}"
+            )
+        self.reserve(x.shape[0])
         self._interpreter.set_tensor(self._in_index, x)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._out_index)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from gan_edge.cli._progress import epoch_reporter
+from gan_edge.cli._workstation import require_tensorflow
 from gan_edge.cli.train import default_run_dir, describe
 
 DEMO_SAMPLES = 10_000
@@ -26,6 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_tensorflow()
     import gan_edge
     from export import export_run
     from training.config import default_config

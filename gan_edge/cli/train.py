@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 from gan_edge.cli._progress import epoch_reporter
+from gan_edge.cli._workstation import require_tensorflow
 
 
 def add_parser(subparsers) -> None:
@@ -33,6 +34,7 @@ def describe(record) -> str:
 
 
 def resolve_config(args: argparse.Namespace):
+    require_tensorflow()
     from training.config import default_config, load_config_file
 
     overrides = load_config_file(args.config) if args.config else {}

@@ -1,0 +1,186 @@
+"""Every export format, dynamic and static batch: loads on the edge runtime, draws the
+same distribution, is what it claims to be (QDQ, static shape, float I/O), and bad
+arguments are refused before anything is written.
+
+One tiny run is trained, and exported in all formats with --batch 1, once for the module.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import gan_edge
+from export import FORMATS, export_run
+from export.fidelity import DEFAULT_MIN_PSNR_DB
+from gan_edge.cli.main import main
+from gan_edge.errors import ConfigError
+from gan_edge.manifest import read_manifest
+from training.config import default_config
+from training.train import train
+
+TINY = {"epochs": 1, "data_samples": 2000, "eval_samples": 2000}
+TFLITE = [name for name, spec in FORMATS.items() if spec.model_format == "tflite"]
+FLOAT_IO = ("float32", "float16", "dynamic", "int8-float-io", "onnx", "onnx-int8")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return train(default_config().with_overrides(TINY), tmp_path_factory.mktemp("formats") / "run").run.path
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir):
+    assert main(["export", str(run_dir), "--formats", "all", "--batch", "1"]) == 0
+    report = json.loads((run_dir / "export" / "report.json").read_text())
+    return {entry["file"]: entry for entry in report["artifacts"]}, run_dir / "export"
+
+
+def _entry(exported, name):
+    return exported[0][f"generator_{name}{FORMATS[name.split('_b')[0]].suffix}"]
+
+
+def test_all_formats_and_static_batch_are_written(exported):
+    entries, folder = exported
+    expected = {f"generator_{n}{s.suffix}" for n, s in FORMATS.items()} | {
+        f"generator_{n}_b1.tflite" for n in TFLITE
+    }
+    assert set(entries) == expected
+    for file in expected:
+        assert (folder / file).is_file() and (folder / (file + ".manifest.json")).is_file()
+
+
+def test_every_artifact_loads_and_generates(exported):
+    entries, folder = exported
+    for file in entries:
+        generator = gan_edge.load(folder / file)
+        points = generator.generate(37, seed=1)  # 37: a static batch of 1 runs 37 times
+        assert points.shape == (37, 2) and points.dtype == np.float32, file
+        assert np.isfinite(points).all(), file
+        manifest = read_manifest(folder / file)
+        if manifest.variant in FLOAT_IO:
+            assert (manifest.input_dtype, manifest.output_dtype) == ("float32", "float32"), file
+            assert manifest.input_quantization is None and manifest.output_quantization is None
+        calibrated = manifest.variant in ("int8", "int8-float-io", "onnx-int8")
+        assert manifest.calibration_samples == (500 if calibrated else None), file
+
+
+def test_near_float_formats_beat_int8_and_pass_their_gates(exported):
+    entries, _ = exported
+    psnr = {name: _entry(exported, name)["psnr_db"] for name in FORMATS}
+    worst_int8 = max(psnr["int8"], psnr["int8-float-io"], psnr["onnx-int8"])
+    # float16 rounds weights to 11 bits, int8 to 8 bits and its activations too.
+    assert psnr["float16"] > worst_int8 + 15
+    assert psnr["dynamic"] > worst_int8 + 15
+    for entry in entries.values():
+        # null: the artifact's output equals the float generator's exactly (infinite PSNR).
+        exact = entry["psnr_db"] is None and entry["max_abs_err"] == 0.0
+        assert exact or entry["psnr_db"] >= entry["min_psnr_db"]
+        assert entry["min_psnr_db"] == DEFAULT_MIN_PSNR_DB[entry["variant"]]
+    # The int8 artifacts still draw the Gaussian the float generator draws.
+    float_swd = _entry(exported, "float32")["swd"]
+    for name in ("int8", "int8-float-io", "onnx-int8"):
+        assert abs(_entry(exported, name)["swd"] - float_swd) < 0.05, name
+
+
+def test_onnx_int8_is_qdq_with_int8_weights(exported):
+    import onnx
+
+    _, folder = exported
+    qdq = onnx.load(folder / "generator_onnx-int8.onnx")
+    plain = onnx.load(folder / "generator_onnx.onnx")
+    ops = {node.op_type for node in qdq.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert not {"QuantizeLinear", "DequantizeLinear"} & {n.op_type for n in plain.graph.node}
+    matrices = lambda model: {  # noqa: E731 - weight matrices, by data type
+        (tuple(t.dims), t.data_type) for t in model.graph.initializer if len(t.dims) == 2
+    }
+    shapes = {dims for dims, _ in matrices(plain)}
+    # Every float weight matrix is stored as int8 (4x fewer weight bytes). The toy's
+    # 96 weights are smaller than the QDQ nodes' own bytes, so the whole file is
+    # larger here; the saving shows on models with real weight tensors.
+    assert matrices(plain) == {(dims, onnx.TensorProto.FLOAT) for dims in shapes}
+    assert matrices(qdq) == {(dims, onnx.TensorProto.INT8) for dims in shapes}
+    inputs = gan_edge.load(folder / "generator_onnx-int8.onnx").input_details()
+    assert inputs["dtype"] == np.float32
+
+
+def test_static_batch_artifacts_have_a_static_input(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    entries, folder = exported
+    for name in TFLITE:
+        static = folder / f"generator_{name}_b1.tflite"
+        assert read_manifest(static).batch_size == 1 and entries[static.name]["batch_size"] == 1
+        (detail,) = Interpreter(model_path=str(static)).get_input_details()
+        assert list(detail["shape_signature"]) == [1, 4], name
+        (dynamic,) = Interpreter(model_path=str(folder / f"generator_{name}.tflite")).get_input_details()
+        assert list(dynamic["shape_signature"]) == [-1, 4], name
+        assert read_manifest(folder / f"generator_{name}.tflite").batch_size is None
+
+
+def test_report_has_sizes_and_task_metrics(exported):
+    entries, folder = exported
+    report = json.loads((folder / "report.json").read_text())
+    assert {"run", "model", "fidelity_samples", "calibration_samples", "float_generator"} <= set(report)
+    for file, entry in entries.items():
+        for key in ("variant", "bytes", "seconds", "size_vs_float32", "psnr_db", "max_abs_err",
+                    "mean_abs_err", "mean_err", "std_err", "swd"):
+            assert key in entry, (file, key)
+        assert entry["bytes"] == (folder / file).stat().st_size
+    assert _entry(exported, "float32")["size_vs_float32"] == 1.0
+    onnx_int8 = _entry(exported, "onnx-int8")
+    assert onnx_int8["size_vs_float32"] == round(onnx_int8["bytes"] / _entry(exported, "onnx")["bytes"], 4)
+
+
+def test_export_writes_the_fidelity_figure(exported):
+    _, folder = exported
+    figure = folder / "figures" / "fidelity.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in figure.parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"formats": ("float32", "int4")}, "unknown export format 'int4': expected one of float32, float16, "
+                                           "dynamic, int8, int8-float-io, onnx, onnx-int8, all"),
+        ({"formats": ()}, "no export format given"),
+        ({"batch_sizes": (1, 0)}, "batch sizes must be positive integers (e.g. --batch 1,8), got 0"),
+        ({"batch_sizes": (-4,)}, "got -4"),
+        ({"batch_sizes": (2.5,)}, "got 2.5"),
+        ({"formats": ("onnx",), "batch_sizes": (1,)}, "apply to TFLite formats only"),
+        ({"min_psnr_db": {"fp16": 50.0}}, "min_psnr_db names unknown format 'fp16'"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_work(run_dir, tmp_path, kwargs, message):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as caught:
+        export_run(run_dir, out, **kwargs)
+    assert message in str(caught.value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--formats", "float32,int4"], "unknown export format 'int4': expected one of"),
+        (["--batch", "1,0"], "batch sizes must be positive integers"),
+        (["--batch", "x"], "got 'x'"),
+    ],
+)
+def test_cli_refuses_bad_formats_and_batches_in_one_line(run_dir, tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert main(["export", str(run_dir), *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_gate_override_for_a_new_format_refuses_and_writes_nothing(run_dir, tmp_path):
+    from export.tflite import ExportError
+
+    with pytest.raises(ExportError, match=r"float16 artifact refused: psnr_db .* below the gate 200.0 dB"):
+        export_run(run_dir, tmp_path, formats=("float16",), batch_sizes=(2,),
+                   min_psnr_db={"float16": 200.0})
+    assert [p.name for p in tmp_path.iterdir()] == []
