@@ -6,7 +6,11 @@ inference, ``warmup`` untimed runs, then ``runs`` timed ``generate_into`` calls
 (latent sampling and int8 (de)quantization included, as a user pays them), each
 timed on its own with ``time.perf_counter_ns``. ``time_bare_litert`` times the
 same model through a bare LiteRT ``Interpreter`` (``set_tensor``, ``invoke``,
-``get_tensor``) so the wrapper's own cost can be read off. ``environment()``
+``get_tensor``) so the wrapper's own cost can be read off. ``bench_tf_baseline``
+times the float tf_keras generator of a run folder (eager and ``tf.function``) on
+the same latents, and ``add_speedups`` sets each row's speed-up against the
+``tf.function`` row of its batch. Rows of .tflite models carry their MACs per
+sample (``gan_edge.macs``), so GMAC/s can be read off. ``environment()``
 describes the machine. Computing only: the CLI (``gan-edge bench``) prints.
 """
 
@@ -31,7 +35,9 @@ from gan_edge.errors import InputError
 __all__ = [
     "BenchRow",
     "Timing",
+    "add_speedups",
     "bench_model",
+    "bench_tf_baseline",
     "check_counts",
     "environment",
     "peak_rss_mb",
@@ -70,11 +76,22 @@ class BenchRow:
     samples_per_s: float  # batch / mean
     peak_rss_mb: float  # of the whole process so far
     model_bytes: int
+    macs_per_sample: int | None = None  # None: not countable (ONNX, unless a .tflite twin)
+    source_run: str | None = None  # the manifest's run, to match artifacts of one network
+    vs_tf_function: float | None = None  # tf.function p50 / this p50, same batch
+
+    @property
+    def gmac_per_s(self) -> float | None:
+        """Achieved multiply-accumulates per second, in billions (from the mean)."""
+        if self.macs_per_sample is None:
+            return None
+        return self.macs_per_sample * self.samples_per_s / 1e9
 
     def to_dict(self) -> dict[str, Any]:
         """Flat, with the timing fields inlined: one JSON object or CSV row."""
         row = dataclasses.asdict(self)
         row.update(row.pop("timing"))
+        row["gmac_per_s"] = self.gmac_per_s
         return row
 
 
@@ -139,16 +156,22 @@ def bench_model(
     batches: Iterable[int] = (1,),
     runs: int = 100,
     warmup: int = 10,
+    **options: Any,
 ) -> list[BenchRow]:
-    """Rows for every (threads, batch) of one model; the model is loaded once per thread count."""
+    """Rows for every (threads, batch) of one model; the model is loaded once per thread count.
+
+    ``options`` go to ``gan_edge.load`` (accelerator=, delegate=, providers=, ...).
+    """
     import gan_edge
+    from gan_edge.macs import count_macs
 
     threads, batches, runs, warmup = check_counts(threads, batches, runs, warmup)
     path = check_model_file(path)
+    macs = count_macs(path).per_sample if path.suffix.lower() == ".tflite" else None
     rows = []
     for n_threads in threads:
         start = time.perf_counter_ns()
-        gen = gan_edge.load(path, backend=backend, threads=n_threads)
+        gen = gan_edge.load(path, backend=backend, threads=n_threads, **options)
         init_us = (time.perf_counter_ns() - start) / 1e3
         rng = np.random.default_rng(0)
         for batch in batches:
@@ -171,9 +194,86 @@ def bench_model(
                     samples_per_s=batch * 1e6 / timing.mean_us,
                     peak_rss_mb=peak_rss_mb(),
                     model_bytes=path.stat().st_size,
+                    macs_per_sample=macs,
+                    source_run=gen.manifest.source.get("run"),
                 )
             )
     return rows
+
+
+def bench_tf_baseline(
+    run_dir: str | os.PathLike,
+    *,
+    batches: Iterable[int] = (1,),
+    runs: int = 100,
+    warmup: int = 10,
+    macs_per_sample: int | None = None,
+) -> list[BenchRow]:
+    """Rows for the run's float tf_keras generator: an eager call and a ``tf.function``.
+
+    Imports TensorFlow (the workstation install). The generator is rebuilt from
+    the run's config and last checkpoint, as export does. Each timed run calls it
+    on the same latents a gan_edge row would draw first (seed 0, the run's latent
+    distribution) and fetches the result as numpy, so host copies are paid as on
+    the edge side; latent sampling is not timed. ``threads`` on these rows is
+    TensorFlow's intra-op thread count (0: its default, one per core).
+    """
+    import tensorflow as tf
+
+    from export.source import load_generator
+    from gan_edge.latent import sample_latent
+
+    _, batches, runs, warmup = check_counts((1,), batches, runs, warmup)
+    start = time.perf_counter_ns()
+    trained = load_generator(run_dir)
+    init_us = (time.perf_counter_ns() - start) / 1e3
+    config, model = trained.config, trained.model
+    compiled = tf.function(lambda z: model(z, training=False))
+    calls = {"tf eager": lambda z: model(z, training=False).numpy(), "tf.function": lambda z: compiled(z).numpy()}
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    rows = []
+    for batch in batches:
+        z = tf.constant(
+            sample_latent(config.latent_distribution, batch, config.latent_dim, np.random.default_rng(0))
+        )
+        for name, call in calls.items():
+            start = time.perf_counter_ns()
+            call(z)  # tf.function traces here, at each new batch size
+            first_us = (time.perf_counter_ns() - start) / 1e3
+            timing = _time_calls(lambda: call(z), runs, warmup)
+            rows.append(
+                BenchRow(
+                    artifact=f"{Path(run_dir).name} (tf_keras)",
+                    backend=name,
+                    threads=threads,
+                    batch=batch,
+                    warmup=warmup,
+                    init_us=init_us,
+                    first_us=first_us,
+                    timing=timing,
+                    us_per_sample=timing.mean_us / batch,
+                    samples_per_s=batch * 1e6 / timing.mean_us,
+                    peak_rss_mb=peak_rss_mb(),
+                    model_bytes=0,
+                    macs_per_sample=macs_per_sample,
+                    source_run=str(run_dir),
+                )
+            )
+    return rows
+
+
+def add_speedups(rows: list[BenchRow]) -> list[BenchRow]:
+    """``rows`` with ``vs_tf_function`` set: the tf.function p50 at the same batch / the row's p50.
+
+    Rows whose batch has no tf.function row keep None.
+    """
+    reference = {r.batch: r.timing.p50_us for r in rows if r.backend == "tf.function"}
+    return [
+        dataclasses.replace(r, vs_tf_function=reference[r.batch] / r.timing.p50_us)
+        if r.batch in reference
+        else r
+        for r in rows
+    ]
 
 
 def time_bare_litert(

@@ -22,10 +22,12 @@ from gan_edge.backends import (
     Backend,
     QuantParams,
     check_model_file,
+    check_options,
     check_threads,
     open_backend,
 )
 from gan_edge.errors import InputError, ManifestError
+from gan_edge.latent import DISTRIBUTIONS
 from gan_edge.latent import sample_latent as _sample_latent
 from gan_edge.manifest import Manifest, Quantization, manifest_path, read_manifest
 
@@ -43,13 +45,24 @@ Seed = int | np.integer | np.random.Generator | np.random.SeedSequence | None
 
 
 def load(
-    path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None
+    path: str | os.PathLike,
+    *,
+    backend: str | None = None,
+    threads: int | None = None,
+    accelerator: str | None = None,
+    delegate: str | os.PathLike | None = None,
+    delegate_options: dict[str, Any] | None = None,
+    providers: list[str] | None = None,
 ) -> "Generator":
     """Open the model at ``path`` and return a ready ``Generator``.
 
     ``backend`` defaults by extension (.tflite -> "litert", .onnx -> "onnxruntime");
-    ``threads`` None keeps the backend's default. The manifest comes from the
-    sidecar ``<path>.manifest.json`` (hash-checked) or else from the model file.
+    ``threads`` None keeps the backend's default. Backend options, each refused by
+    any other backend: ``accelerator`` ("cpu", "gpu", "npu", "gpu+cpu", ...) for
+    "litert-compiled" (static-batch models); ``delegate`` (a TFLite delegate .so)
+    and ``delegate_options`` for "litert"; ``providers`` (ONNX Runtime execution
+    providers, in order) for "onnxruntime". The manifest comes from the sidecar
+    ``<path>.manifest.json`` (hash-checked) or else from the model file.
     """
     # Cheap argument checks first, so a typo fails before a runtime is loaded.
     threads = check_threads(threads)
@@ -57,7 +70,11 @@ def load(
         raise InputError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     path = check_model_file(path)
     name = backend if backend is not None else DEFAULT_BACKENDS[path.suffix.lower()]
-    impl = open_backend(name, path, threads=threads)
+    options = check_options(
+        name,
+        dict(accelerator=accelerator, delegate=delegate, delegate_options=delegate_options, providers=providers),
+    )
+    impl = open_backend(name, path, threads=threads, **options)
     # The embedded copy is only a fallback: skip parsing it when a sidecar exists.
     embedded = None if manifest_path(path).is_file() else impl.embedded_manifest()
     manifest = read_manifest(path, embedded=embedded)
@@ -164,6 +181,16 @@ class Generator:
         self._default_rng = np.random.default_rng()
         # float32 scratch for quantizing one chunk of latents, made once per chunk size.
         self._scratch = np.empty((0, manifest.latent_dim), dtype=np.float32)
+        # --- precomputed for the hot path (generate at batch 1 costs a few us, so
+        # every attribute lookup and argument check saved there shows) ---
+        self._sample_shape = tuple(manifest.output_shape)
+        # The chunk size the backend was last reserved for; 0 = not yet. A new size
+        # reserves, resizes the scratch and checks the output shape once.
+        self._step = 0
+        self._check_output = True
+        # uniform01 (the toy GAN's) is drawn by one rng.random call, exactly what
+        # latent.sample_latent does for it, without its per-call name lookups.
+        self._uniform01 = manifest.latent_distribution == "uniform01"
         if self._in_q is not None:
             # As float32 scalars, so no ufunc below converts a Python number per call.
             # The int8 range is clipped before adding the zero point, so the add
@@ -175,6 +202,14 @@ class Generator:
                 np.float32(-128 - zp),
                 np.float32(127 - zp),
             )
+            # Drawn latents of a bounded distribution whose whole range quantizes
+            # inside int8 need no clipping (uniform01 at scale 1/255, zp -128 does);
+            # latents passed in by the caller always get it.
+            bounds = DISTRIBUTIONS[manifest.latent_distribution]
+            self._drawn_need_clip = bounds is None or not (
+                np.rint(np.float32(bounds[0]) / self._q_in[0]) >= self._q_in[2]
+                and np.rint(np.float32(bounds[1]) / self._q_in[0]) <= self._q_in[3]
+            )
         # int8 output -> float32 data space in one table lookup, bit for bit what
         # (q - zero_point) * scale gives.
         self._lut = None
@@ -183,11 +218,9 @@ class Generator:
             self._lut = (q - np.float32(self._out_q.zero_point)) * np.float32(self._out_q.scale)
 
     @classmethod
-    def from_file(
-        cls, path: str | os.PathLike, *, backend: str | None = None, threads: int | None = None
-    ) -> "Generator":
+    def from_file(cls, path: str | os.PathLike, **options: Any) -> "Generator":
         """Same as ``gan_edge.load``, named like the reference runtimes' constructors."""
-        return load(path, backend=backend, threads=threads)
+        return load(path, **options)
 
     def __repr__(self) -> str:
         return (
@@ -232,10 +265,16 @@ class Generator:
 
     def generate(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` samples, float32 (n, *output_shape), in data space."""
-        n = _check_n(n)
-        rng = _rng(seed, self._default_rng)
-        out = np.empty((n, *self.output_shape), dtype=np.float32)
-        return self._run_into(out, rng=rng)
+        # Plain positive int and None / numpy Generator seeds skip the full checks.
+        if type(n) is not int or n < 1:
+            n = _check_n(n)
+        if seed is None:
+            rng = self._default_rng
+        elif type(seed) is np.random.Generator:
+            rng = seed
+        else:
+            rng = _rng(seed)
+        return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng=rng)
 
     def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
         """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
@@ -245,6 +284,26 @@ class Generator:
 
     def generate_into(self, out: np.ndarray, seed: Seed = None) -> np.ndarray:
         """Fill ``out`` (float32, (n, *output_shape)) with n fresh samples; returns it."""
+        # One combined test for the common, valid case; _check_out names the problem.
+        if not (
+            type(out) is np.ndarray
+            and out.dtype == np.float32
+            and out.shape[1:] == self._sample_shape
+            and out.shape[0] > 0
+            and out.flags.writeable
+        ):
+            self._check_out(out)
+        if seed is None:
+            rng = self._default_rng
+        elif type(seed) is np.random.Generator:
+            rng = seed
+        else:
+            rng = _rng(seed)
+        return self._run_into(out, rng=rng)
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _check_out(self, out: Any) -> None:
         expected = _shape_str(("n", *self.output_shape))
         if not isinstance(out, np.ndarray):
             raise InputError(
@@ -258,9 +317,6 @@ class Generator:
             raise InputError(f"out must have at least one row: shape {expected}, got {out.shape}")
         if not out.flags.writeable:
             raise InputError("out must be writeable, got a read-only array")
-        return self._run_into(out, rng=_rng(seed, self._default_rng))
-
-    # --- inside -----------------------------------------------------------------------
 
     def _check_latent(self, z: Any) -> np.ndarray:
         expected = _shape_str(("n", self.latent_dim))
@@ -304,16 +360,25 @@ class Generator:
         n = out.shape[0]
         step = self._batch if self._batch is not None else min(n, _DYNAMIC_CHUNK)
         backend = self._backend
-        backend.reserve(step)
-        if self._in_q is not None and self._scratch.shape[0] != step:
-            self._scratch = np.empty((step, self.latent_dim), dtype=np.float32)
+        if step != self._step:
+            # Once per chunk size, not per call: a steady stream of same-sized
+            # calls never reaches this.
+            backend.reserve(step)
+            if self._in_q is not None and self._scratch.shape[0] != step:
+                self._scratch = np.empty((step, self.latent_dim), dtype=np.float32)
+            self._step, self._check_output = step, True
+        if n <= step:  # the common case, one chunk: no slicing, no loop
+            self._write_input(backend.input_buffer(), n, rng, z, 0)
+            backend.invoke()
+            self._read_output(backend.output_buffer(), out)
+            return out
         for start in range(0, n, step):
             stop = min(start + step, n)
             # Each buffer is passed straight in and dropped when the call returns:
             # LiteRT must see no live view of its memory at invoke().
             self._write_input(backend.input_buffer(), stop - start, rng, z, start)
             backend.invoke()
-            self._read_output(backend.output_buffer(), out if stop - start == n else out[start:stop])
+            self._read_output(backend.output_buffer(), out[start:stop])
         return out
 
     def _write_input(
@@ -324,33 +389,42 @@ class Generator:
         if rows != x.shape[0]:
             x = x[:rows]
         if self._in_q is None:
-            if z is None:
-                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=x)
-            else:
+            if z is not None:
                 np.copyto(x, z[start : start + rows], casting="unsafe")
+            elif self._uniform01:
+                rng.random(out=x, dtype=np.float32)
+            else:
+                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=x)
             return
         s = self._scratch if rows == self._scratch.shape[0] else self._scratch[:rows]
-        if z is None:
-            _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=s)
-            src = s
-        else:
-            src = z[start : start + rows]
         scale, zero_point, low, high = self._q_in
-        np.divide(src, scale, out=s)
+        if z is None:
+            if self._uniform01:
+                rng.random(out=s, dtype=np.float32)
+            else:
+                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=s)
+            np.divide(s, scale, out=s)
+            clip = self._drawn_need_clip
+        else:
+            np.divide(z[start : start + rows], scale, out=s)
+            clip = True
         np.rint(s, out=s)
-        # maximum + minimum: np.clip's Python wrapper alone costs more than both.
-        np.maximum(s, low, out=s)
-        np.minimum(s, high, out=s)
+        if clip:
+            # maximum + minimum: np.clip's Python wrapper alone costs more than both.
+            np.maximum(s, low, out=s)
+            np.minimum(s, high, out=s)
         np.add(s, zero_point, out=x, casting="unsafe")
 
     def _read_output(self, y: np.ndarray, dst: np.ndarray) -> None:
         if y.shape[0] != dst.shape[0]:
             y = y[: dst.shape[0]]
-        if y.shape[1:] != self.manifest.output_shape:
-            raise ManifestError(
-                f"the model returned samples of shape {y.shape[1:]} but its manifest "
-                f"says output_shape={self.output_shape}"
-            )
+        if self._check_output:  # once per chunk size: the shape cannot change in between
+            if y.shape[1:] != self.manifest.output_shape:
+                raise ManifestError(
+                    f"the model returned samples of shape {y.shape[1:]} but its manifest "
+                    f"says output_shape={self.output_shape}"
+                )
+            self._check_output = False
         if self._lut is not None:
             self._lut.take(y.view(np.uint8), out=dst, mode="wrap")
         elif self._out_q is None:

@@ -162,3 +162,35 @@ def runtime_export(runtime_models, tmp_path) -> Callable[..., Path]:
         return path
 
     return export
+
+
+# --- mnist_: the real digits and the classifier the MNIST evaluators measure with ----
+
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_classifier_cache(tmp_path_factory):
+    """A classifier cache trained once per session, and the data it was trained on.
+
+    Sets ``GAN_EDGE_DATA`` (the shared MNIST test split) and ``GAN_EDGE_CACHE`` for
+    the whole session, as a user's environment would, so every DCGAN run in the
+    tests finds the same data and the same cached classifier.
+    """
+    import os
+
+    from training.data.mnist import load_mnist, to_model_range
+    from training.metrics.mnist import load_or_train_classifier
+
+    cache = tmp_path_factory.mktemp("classifier-cache")
+    saved = {key: os.environ.get(key) for key in ("GAN_EDGE_DATA", "GAN_EDGE_CACHE")}
+    os.environ["GAN_EDGE_DATA"] = str(MNIST_DIR)
+    os.environ["GAN_EDGE_CACHE"] = str(cache)
+    data = load_mnist(MNIST_DIR, allow_download=False)
+    load_or_train_classifier(cache, to_model_range(data.images), data.labels)
+    yield cache
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

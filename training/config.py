@@ -23,6 +23,7 @@ __all__ = [
     "TrainConfig",
     "LOSS_MODES",
     "OPTIMIZERS",
+    "PRESETS",
     "default_config",
     "config_from_dict",
     "load_config_file",
@@ -71,8 +72,20 @@ class TrainConfig:
     data_samples: int = 10_000
     data_mean: tuple[float, float] = (5.0, 5.0)
     data_std: float = 1.0
-    # Points generated after each epoch to measure the generator against the data.
+    # Samples generated at each evaluation to measure the generator against the data.
     eval_samples: int = 10_000
+    eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
+    # Image data (MNIST): the folder to read ("" = $GAN_EDGE_DATA, then the Keras cache),
+    # and how many images to train on (0 = all of them).
+    data_dir: str = ""
+    data_limit: int = 0
+    # Mode-collapse alarm (image models): raised when the generated digits of a fixed
+    # probe batch cover fewer classes, or spread over fewer bits, than these.
+    collapse_min_classes: int = 8
+    collapse_min_entropy_bits: float = 2.5
+    # Rounds per compiled call: 0 runs a whole epoch in one graph; a smaller number
+    # lets the progress bar move during long epochs, at a small cost per call.
+    rounds_per_call: int = 0
 
     def __post_init__(self) -> None:
         from training.models import MODELS  # late: models import TensorFlow
@@ -82,8 +95,11 @@ class TrainConfig:
         _check_choice("latent_distribution", self.latent_distribution, tuple(DISTRIBUTIONS))
         if self.epochs < 0:
             raise ConfigError(f"epochs must be 0 or more, got {self.epochs}")
-        for name in ("batch_size", "latent_dim", "data_samples", "eval_samples"):
+        for name in ("batch_size", "latent_dim", "data_samples", "eval_samples", "eval_every"):
             _check_positive(name, getattr(self, name))
+        for name in ("data_limit", "rounds_per_call", "collapse_min_classes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         _check_positive("data_std", self.data_std)
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
@@ -101,9 +117,43 @@ class TrainConfig:
         return config_from_dict(merged)
 
 
-def default_config(model: str = "toy2d") -> TrainConfig:
-    """The defaults of one model, as the book sets them."""
-    return TrainConfig(model=model)
+# Per model: named presets, each a set of overrides of TrainConfig's field defaults
+# (which are the toy GAN's). "default" is what `gan-edge train MODEL` uses.
+_BOOK_DCGAN_SGD = {"name": "sgd", "learning_rate": 0.0005, "momentum": 0.9, "nesterov": True}
+_DCGAN_COMMON = {
+    "epochs": 100,
+    "batch_size": 128,
+    "latent_dim": 100,
+    "latent_distribution": "uniform11",
+    "loss_mode": "standard",
+    "pretrain_discriminator": False,
+    "eval_samples": 2000,
+    "eval_every": 1,
+    "rounds_per_call": 10,
+}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "toy2d": {"default": {}},
+    "dcgan": {
+        # The Adam setting of the TensorFlow DCGAN tutorial (Radford et al., 2016).
+        "default": {
+            **_DCGAN_COMMON,
+            "d_optimizer": {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5},
+            "g_optimizer": {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5},
+        },
+        # As the book prints it (Gildenblat's Keras DCGAN): SGD with Nesterov momentum.
+        "book": {**_DCGAN_COMMON, "d_optimizer": _BOOK_DCGAN_SGD, "g_optimizer": _BOOK_DCGAN_SGD},
+    },
+}
+
+
+def default_config(model: str = "toy2d", preset: str = "default") -> TrainConfig:
+    """The settings of one model under a named preset."""
+    from training.models import MODELS
+
+    _check_choice("model", model, tuple(MODELS))
+    presets = PRESETS.get(model, {"default": {}})
+    _check_choice(f"preset for {model}", preset, tuple(presets))
+    return TrainConfig(model=model).with_overrides(presets[preset])
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:

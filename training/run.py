@@ -89,6 +89,30 @@ class RunFolder:
             )
         return cls(path)
 
+    @classmethod
+    def resume(cls, path: str | Path, config: TrainConfig) -> "RunFolder":
+        """Reopen a run to continue it with ``config``: the same in everything but ``epochs``.
+
+        A longer schedule is allowed (it extends the run); anything else would make
+        the resumed run a different experiment from the one its checkpoints hold.
+        """
+        run = cls.open(path)
+        stored = run.config()
+        if stored.model != config.model:
+            raise RunFolderError(f"{run.path} holds a {stored.model} run, not {config.model}: nothing was changed")
+        differing = [
+            key for key, value in config.to_dict().items() if key != "epochs" and stored.to_dict()[key] != value
+        ]
+        if differing:
+            key = differing[0]
+            raise RunFolderError(
+                f"{run.path} was trained with {key}={stored.to_dict()[key]!r}, not {config.to_dict()[key]!r}: "
+                "resume with the run's own settings (only --epochs may change)"
+            )
+        if config.epochs != stored.epochs:
+            atomic_write_json(run.config_file, config.to_dict())
+        return run
+
     def config(self) -> TrainConfig:
         try:
             data = json.loads(self.config_file.read_text())

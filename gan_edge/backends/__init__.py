@@ -1,9 +1,12 @@
 """Inference backends: one small interface, chosen by name.
 
-Call ``open_backend(name, model_path, threads=...)``; it checks the file, imports
+Call ``open_backend(name, model_path, threads=..., **options)``; it checks the file, imports
 the backend's module (lazily, so ``import gan_edge`` loads no runtime), and
 returns a ``Backend``. Then read its ``input_*`` / ``output_*`` properties, which
 come from the model file itself, and call ``run(x)`` as often as needed.
+``options`` are the backend's own keywords (``BACKEND_OPTIONS`` says which backend
+takes which): ``accelerator`` for litert-compiled, ``delegate`` and
+``delegate_options`` for litert, ``providers`` for onnxruntime.
 
 ``Generator`` (gan_edge.generator) does quantization, batching and padding on
 top; a backend only moves one batch through the model in the model's dtypes.
@@ -23,10 +26,12 @@ from gan_edge.errors import InputError, ModelFileError
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_OPTIONS",
     "DEFAULT_BACKENDS",
     "Backend",
     "QuantParams",
     "check_model_file",
+    "check_options",
     "check_threads",
     "open_backend",
 ]
@@ -35,6 +40,15 @@ __all__ = [
 BACKENDS: dict[str, str] = {
     "litert": "gan_edge.backends.litert:LiteRTBackend",
     "onnxruntime": "gan_edge.backends.onnxruntime:OnnxRuntimeBackend",
+    # LiteRT's CompiledModel API: CPU, GPU or NPU through HardwareAccelerator flags.
+    "litert-compiled": "gan_edge.backends.compiled_model:CompiledModelBackend",
+}
+# name -> the keyword options its constructor takes besides threads; any other is
+# refused by name before the runtime is imported.
+BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "litert": ("delegate", "delegate_options"),
+    "onnxruntime": ("providers",),
+    "litert-compiled": ("accelerator",),
 }
 # file extension -> the backend that reads it when none is named.
 DEFAULT_BACKENDS: dict[str, str] = {".tflite": "litert", ".onnx": "onnxruntime"}
@@ -58,7 +72,7 @@ class Backend(abc.ABC):
     format: str  # the manifest's `format` this backend reads: "tflite" or "onnx"
 
     @abc.abstractmethod
-    def __init__(self, model_path: Path, *, threads: int | None = None) -> None: ...
+    def __init__(self, model_path: Path, *, threads: int | None = None, **options) -> None: ...
 
     @property
     @abc.abstractmethod
@@ -155,16 +169,30 @@ def _backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def check_options(name: str, options: dict) -> dict:
+    """Drop options left at None; refuse one that backend ``name`` does not take."""
+    given = {key: value for key, value in options.items() if value is not None}
+    for key in given:
+        if key not in BACKEND_OPTIONS[name]:
+            takers = [b for b, keys in BACKEND_OPTIONS.items() if key in keys]
+            raise InputError(
+                f"{key}= is an option of backend {takers[0]!r}, got backend {name!r}: "
+                f"pass backend={takers[0]!r}"
+            )
+    return given
+
+
 def open_backend(
-    name: str, model_path: str | os.PathLike, *, threads: int | None = None
+    name: str, model_path: str | os.PathLike, *, threads: int | None = None, **options
 ) -> Backend:
     """Load ``model_path`` with the backend called ``name``."""
     cls = _backend_class(name)
+    options = check_options(name, options)
     threads = check_threads(threads)
     path = check_model_file(model_path)
-    if DEFAULT_BACKENDS[path.suffix.lower()] != name:
+    if path.suffix.lower() != f".{cls.format}":
         raise InputError(
             f"backend {name!r} reads .{cls.format} files, got {path.name}: pass "
             f"backend={DEFAULT_BACKENDS[path.suffix.lower()]!r} or leave it out"
         )
-    return cls(path, threads=threads)
+    return cls(path, threads=threads, **options)

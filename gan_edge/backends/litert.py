@@ -7,16 +7,24 @@ The buffers are ``Interpreter.tensor()`` views of the interpreter's own memory,
 fetched fresh each time: LiteRT refuses to invoke (RuntimeError) while such a view
 is alive, because invoke/allocate_tensors may move the memory under it. The
 interpreter uses its default op resolver, which applies XNNPACK on CPU.
+
+``delegate="/path/libdelegate.so"`` (with ``delegate_options``, strings) hands the
+graph to an external TFLite delegate, the way the Android GPU delegate, Hexagon
+or Core ML are used on devices; a library that cannot be loaded is refused with
+``BackendUnavailable`` naming it, never silently replaced by the CPU.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gan_edge.backends import Backend, QuantParams, check_threads
-from gan_edge.errors import InputError, ModelFileError
+from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.manifest import extract_from_tflite
 
 __all__ = ["LiteRTBackend"]
@@ -34,14 +42,61 @@ def _shape(detail: dict) -> tuple[int | None, ...]:
     return tuple(None if d < 0 else int(d) for d in signature)
 
 
+# The entry point every external delegate exports (TFLite's delegate plugin ABI).
+_DELEGATE_SYMBOL = "tflite_plugin_create_delegate"
+
+
+def load_external_delegate(library: str | os.PathLike, options: dict[str, Any] | None = None):
+    """``ai_edge_litert.interpreter.load_delegate``, refusing a bad library by name.
+
+    The library is opened with ctypes first: LiteRT's own failure path leaves a
+    half-built Delegate whose ``__del__`` prints a traceback, and its message does
+    not say which symbol is missing.
+    """
+    from ai_edge_litert.interpreter import load_delegate
+
+    if not isinstance(library, (str, os.PathLike)) or not str(library):
+        raise InputError(f"delegate must be the path of a shared library, got {library!r}")
+    library = str(library)
+    if options is not None and (
+        not isinstance(options, dict)
+        or not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in options.items())
+    ):
+        raise InputError(f"delegate_options must be a dict of str to str/number, got {options!r}")
+    try:
+        handle = ctypes.CDLL(library)
+    except OSError as exc:
+        raise BackendUnavailable(f"cannot load the delegate library {library}: {exc}") from None
+    if not hasattr(handle, _DELEGATE_SYMBOL):
+        raise BackendUnavailable(
+            f"{library} is not a TFLite delegate: it does not export {_DELEGATE_SYMBOL}()"
+        )
+    try:
+        return load_delegate(library, {k: str(v) for k, v in (options or {}).items()})
+    except (ValueError, RuntimeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise BackendUnavailable(f"the delegate {library} refused to load: {reason}") from None
+
+
 class LiteRTBackend(Backend):
     name = "litert"
     format = "tflite"
 
-    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int | None = None,
+        delegate: str | os.PathLike | None = None,
+        delegate_options: dict[str, Any] | None = None,
+    ) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         threads = check_threads(threads)
+        if delegate_options is not None and delegate is None:
+            raise InputError("delegate_options= needs delegate=/path/to/libdelegate.so")
+        # Loaded before the model is read, so a bad library fails fast and by name.
+        delegates = [] if delegate is None else [load_external_delegate(delegate, delegate_options)]
         self._path = Path(model_path)
         # Kept: the interpreter reads weights from these bytes, and the embedded
         # manifest is extracted from them without reading the file again.
@@ -51,9 +106,14 @@ class LiteRTBackend(Backend):
                 # None is LiteRT's own default, which is one thread.
                 model_content=self._model_bytes,
                 num_threads=threads,
+                experimental_delegates=delegates or None,
             )
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
+            if delegates:
+                raise BackendUnavailable(
+                    f"LiteRT cannot run {self._path.name} with the delegate {delegate}: {exc}"
+                ) from None
             raise ModelFileError(f"LiteRT cannot load {self._path}: {exc}") from None
         inputs = self._interpreter.get_input_details()
         outputs = self._interpreter.get_output_details()

@@ -1,7 +1,9 @@
 """ONNX Runtime backend for .onnx models (optional: ``pip install gan-edge[onnx]``).
 
 Construct with a path, read the ``input_*`` / ``output_*`` properties, then call
-``run(x)``. Runs on the CPUExecutionProvider. ONNX keeps no quantization
+``run(x)``. Runs on the CPUExecutionProvider unless ``providers`` names others
+(e.g. ``["CUDAExecutionProvider", "CPUExecutionProvider"]``, tried in order); a
+provider this onnxruntime build lacks is refused, never skipped. ONNX keeps no quantization
 parameters on graph inputs/outputs (quantized models use float I/O with QDQ
 nodes inside), so ``input_quantization`` / ``output_quantization`` are None and
 the manifest is the only source for them.
@@ -28,11 +30,32 @@ def _shape(dims: list) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d >= 0 else None for d in dims)
 
 
+def _check_providers(providers: list[str] | None, available: list[str]) -> list[str]:
+    """The execution providers to ask for: CPU by default, else every one available here.
+
+    ORT itself only warns and falls back to CPU for a provider it cannot create,
+    so a missing one is refused here, before the session is built.
+    """
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    if isinstance(providers, str) or not all(isinstance(p, str) for p in providers) or not providers:
+        raise InputError(f"providers must be a non-empty list of names, got {providers!r}")
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise BackendUnavailable(
+            f"ONNX Runtime has no {', '.join(missing)} here: available providers are "
+            f"{', '.join(available)} (a GPU provider needs pip install onnxruntime-gpu)"
+        )
+    return list(providers)
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     format = "onnx"
 
-    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: Path, *, threads: int | None = None, providers: list[str] | None = None
+    ) -> None:
         try:
             import onnxruntime as ort
             from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
@@ -42,13 +65,14 @@ class OnnxRuntimeBackend(Backend):
                 "pip install gan-edge[onnx]"
             ) from None
         threads = check_threads(threads)
+        providers = _check_providers(providers, ort.get_available_providers())
         self._path = Path(model_path)
         options = ort.SessionOptions()
         if threads is not None:  # 0, ORT's default, means one thread per core
             options.intra_op_num_threads = threads
         try:
             self._session = ort.InferenceSession(
-                str(self._path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(self._path), sess_options=options, providers=providers
             )
         except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
@@ -66,6 +90,15 @@ class OnnxRuntimeBackend(Backend):
                     f"of {', '.join(_DTYPES)}"
                 )
         self._out_names = [self._out.name]
+        # A provider can be built in yet fail to start (no CUDA driver): ORT then
+        # drops it with a warning, so compare with what the session really uses.
+        self.providers = self._session.get_providers()
+        dropped = [p for p in providers if p not in self.providers]
+        if dropped:
+            raise BackendUnavailable(
+                f"ONNX Runtime could not start {', '.join(dropped)} for {self._path.name}: "
+                f"the session runs on {', '.join(self.providers)} only"
+            )
         self._invalid_argument = InvalidArgument
 
     @property

@@ -1,4 +1,4 @@
-"""Progress for long work: a bar in a terminal, one line per step otherwise (logs, CI)."""
+"""Progress for long work: a bar in a terminal, one line per epoch otherwise (logs, CI)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,36 @@ import sys
 from typing import Any, Callable
 
 
-def epoch_reporter(total: int, describe: Callable[[dict[str, Any]], str], stream=None):
-    """Return ``(on_epoch, close)``: call ``on_epoch(record)`` after each epoch, ``close()`` at the end."""
-    stream = stream or sys.stderr
-    if stream.isatty():
-        from tqdm import tqdm
+class TrainingProgress:
+    """Feed it ``rounds(n)`` as rounds finish and ``epoch(record)`` as epochs do; ``close()`` at the end.
 
-        bar = tqdm(total=total, unit="epoch", file=stream, dynamic_ncols=True)
+    In a terminal it draws one bar over all rounds of the run, with the last
+    epoch's metrics beside it; elsewhere it prints one line per epoch.
+    """
 
-        def on_epoch(record: dict[str, Any]) -> None:
-            bar.set_postfix_str(describe(record), refresh=False)
-            bar.update(1)
+    def __init__(self, total_epochs: int, rounds_per_epoch: int, describe: Callable[[dict[str, Any]], str],
+                 *, first_epoch: int = 1, stream=None) -> None:
+        self.total_epochs = total_epochs
+        self.describe = describe
+        self.stream = stream or sys.stderr
+        self.bar = None
+        if self.stream.isatty():
+            from tqdm import tqdm
 
-        return on_epoch, bar.close
+            remaining = max(total_epochs - first_epoch + 1, 0) * rounds_per_epoch
+            self.bar = tqdm(total=remaining, unit="round", file=self.stream, dynamic_ncols=True)
 
-    def on_epoch_line(record: dict[str, Any]) -> None:
-        print(f"epoch {record['epoch']}/{total}  {describe(record)}", file=stream, flush=True)
+    def rounds(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
 
-    return on_epoch_line, lambda: None
+    def epoch(self, record: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.set_description(f"epoch {record['epoch']}/{self.total_epochs}", refresh=False)
+            self.bar.set_postfix_str(self.describe(record))
+        else:
+            print(f"epoch {record['epoch']}/{self.total_epochs}  {self.describe(record)}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,19 +1,22 @@
 """``gan-edge bench MODEL...``: latency and throughput of exported generators on this machine.
 
 Measured by ``gan_edge.bench`` (load, first inference, warm-up, timed runs); this
-module parses, prints the table, writes --json / --csv, and prints the matching
-``benchmark_model`` command lines so phone results can be set beside ours.
+module parses, prints the table, writes --json / --csv / --plot, and prints the
+matching ``benchmark_model`` command lines so phone results can be set beside ours.
+``--tf-baseline RUN_DIR`` adds the run's float tf_keras generator (eager and
+``tf.function``; imports TensorFlow only then) and a ``vs tf.function`` column.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
 from gan_edge.backends import BACKENDS
-from gan_edge.errors import InputError
+from gan_edge.errors import BackendUnavailable, InputError
 
 _DEVICE_DIR = "/data/local/tmp"
 
@@ -30,6 +33,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs before them (default 10)")
     parser.add_argument("--json", type=Path, help="also write rows and environment to this JSON file")
     parser.add_argument("--csv", type=Path, help="also write the rows to this CSV file")
+    parser.add_argument(
+        "--accelerator", help="for --backend litert-compiled: cpu, gpu, npu or a set such as gpu+cpu"
+    )
+    parser.add_argument("--delegate", help="for --backend litert: a TFLite delegate library (.so)")
+    parser.add_argument("--providers", help="for --backend onnxruntime: comma-separated execution providers")
+    parser.add_argument(
+        "--tf-baseline", type=Path, metavar="RUN_DIR",
+        help="also time the run's float tf_keras generator (eager, tf.function); needs TensorFlow",
+    )
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw percentiles and throughput")
     parser.set_defaults(run=run)
 
 
@@ -48,15 +61,33 @@ def run(args: argparse.Namespace) -> int:
     threads, batches, runs, warmup = check_counts(
         _int_list("--threads", args.threads), _int_list("--batch", args.batch), args.runs, args.warmup
     )
-    for flag, path in (("--json", args.json), ("--csv", args.csv)):
-        if path is not None and path.suffix.lower() != f".{flag[2:]}":
-            raise InputError(f"{flag} must end in .{flag[2:]}, got {path.name!r}")
+    for flag, path, suffix in (("--json", args.json, "json"), ("--csv", args.csv, "csv"), ("--plot", args.plot, "png")):
+        if path is not None and path.suffix.lower() != f".{suffix}":
+            raise InputError(f"{flag} must end in .{suffix}, got {path.name!r}")
+    if args.plot is not None:
+        _matplotlib_figure()  # refused before any runs, not after them
+    if args.tf_baseline is not None and not (args.tf_baseline / "config.json").is_file():
+        raise InputError(f"--tf-baseline {args.tf_baseline} is not a run folder (no config.json)")
     models = [check_model_file(model) for model in args.models]  # all refused before any runs
+    options = {
+        "accelerator": args.accelerator,
+        "delegate": args.delegate,
+        "providers": None if args.providers is None else [p.strip() for p in args.providers.split(",")],
+    }
+    options = {k: v for k, v in options.items() if v is not None}
 
     rows = []
     for model in models:
         rows += bench_model(
-            model, backend=args.backend, threads=threads, batches=batches, runs=runs, warmup=warmup
+            model, backend=args.backend, threads=threads, batches=batches, runs=runs, warmup=warmup, **options
+        )
+    rows = _share_macs(rows)
+    if args.tf_baseline is not None:
+        from gan_edge.bench import add_speedups, bench_tf_baseline
+
+        macs = _macs_of_run(rows, args.tf_baseline)
+        rows = add_speedups(
+            rows + bench_tf_baseline(args.tf_baseline, batches=batches, runs=runs, warmup=warmup, macs_per_sample=macs)
         )
     env = environment()
     print(
@@ -65,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
         f"{env['cpus_usable']} usable cores; {runs} timed runs after {warmup} warm-up"
     )
     print(format_table(rows))
+    macs = sorted({(r.artifact, r.macs_per_sample) for r in rows if r.macs_per_sample is not None})
+    if macs:
+        print("MACs per sample: " + ", ".join(f"{a} {m:,}" for a, m in macs))
+    if args.tf_baseline is not None:
+        print(
+            "vs tf.function: the tf.function row's p50 at the same batch / this row's p50, "
+            "this machine; tf rows' threads are TensorFlow's intra-op setting (0: one per core)"
+        )
     for model in models:
         if model.suffix.lower() == ".tflite":
             print()
@@ -82,7 +121,31 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(args.csv) as tmp:
             tmp.write_text(buffer.getvalue())
         print(f"wrote {args.csv}")
+    if args.plot is not None:
+        with atomic_path(args.plot) as tmp:
+            write_plot(rows, tmp)
+        print(f"wrote {args.plot}")
     return 0
+
+
+def _share_macs(rows):
+    """Give a row without MACs (ONNX) those of a .tflite row exported from the same run."""
+    by_run = {r.source_run: r.macs_per_sample for r in rows if r.macs_per_sample is not None and r.source_run}
+    return [
+        dataclasses.replace(r, macs_per_sample=by_run[r.source_run])
+        if r.macs_per_sample is None and r.source_run in by_run
+        else r
+        for r in rows
+    ]
+
+
+def _macs_of_run(rows, run_dir: Path) -> int | None:
+    """The MACs of a benched .tflite exported from ``run_dir``, else None."""
+    for row in rows:
+        if row.macs_per_sample is not None and row.source_run:
+            if Path(row.source_run).resolve() == run_dir.resolve():
+                return row.macs_per_sample
+    return None
 
 
 def _us(value: float) -> str:
@@ -93,7 +156,7 @@ def _us(value: float) -> str:
 def format_table(rows) -> str:
     header = (
         "artifact", "backend", "threads", "batch", "init ms", "first us", "p50 us", "p90 us",
-        "p99 us", "us/sample", "samples/s", "RSS MB", "size",
+        "p99 us", "us/sample", "samples/s", "GMAC/s", "vs tf.function", "RSS MB", "size",
     )
     body = [
         (
@@ -108,8 +171,10 @@ def format_table(rows) -> str:
             _us(row.timing.p99_us),
             f"{row.us_per_sample:.4g}",
             f"{row.samples_per_s:,.0f}",
+            "-" if row.gmac_per_s is None else f"{row.gmac_per_s:.3g}",
+            "-" if row.vs_tf_function is None else f"{row.vs_tf_function:.2f}x",
             f"{row.peak_rss_mb:,.1f}",
-            f"{row.model_bytes:,}",
+            f"{row.model_bytes:,}" if row.model_bytes else "-",
         )
         for row in rows
     ]
@@ -138,3 +203,45 @@ def benchmark_model_commands(model: Path) -> str:
             "# iOS: the benchmark app's --use_coreml=true runs it on Core ML",
         ]
     )
+
+
+def _matplotlib_figure():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise BackendUnavailable(
+            "--plot needs matplotlib, which the edge install leaves out: pip install matplotlib"
+        ) from None
+    return Figure
+
+
+def write_plot(rows, path: Path) -> None:
+    """Left: p50/p90/p99 per (artifact, backend) at the smallest batch; right: throughput vs batch."""
+    figure_class = _matplotlib_figure()
+    fig = figure_class(figsize=(12, 4.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    smallest = min(r.batch for r in rows)
+    first = [r for r in rows if r.batch == smallest]
+    labels = [f"{r.artifact}\n{r.backend}, {r.threads}t" for r in first]
+    width = 0.27
+    for k, (name, attr) in enumerate((("p50", "p50_us"), ("p90", "p90_us"), ("p99", "p99_us"))):
+        values = [getattr(r.timing, attr) for r in first]
+        left.bar([i + (k - 1) * width for i in range(len(first))], values, width, label=name)
+    left.set_xticks(range(len(first)), labels, rotation=30, ha="right", fontsize=7)
+    left.set_yscale("log")
+    left.set_ylabel("latency per call (us)")
+    left.set_title(f"latency percentiles at batch {smallest:,}")
+    left.legend()
+    series: dict[str, list] = {}
+    for r in rows:
+        series.setdefault(f"{r.artifact} {r.backend} {r.threads}t", []).append((r.batch, r.samples_per_s))
+    for label, points in series.items():
+        points.sort()
+        right.plot([b for b, _ in points], [s for _, s in points], marker="o", label=label)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("batch size")
+    right.set_ylabel("samples per second")
+    right.set_title("throughput against batch size")
+    right.legend(fontsize=7)
+    fig.savefig(path, format="png", dpi=110)

@@ -8,12 +8,13 @@ one table: size, latency per sample, and distance of the samples to the target.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
-from gan_edge.cli._progress import epoch_reporter
+from gan_edge.cli._progress import TrainingProgress
 from gan_edge.cli._workstation import require_tensorflow
-from gan_edge.cli.train import default_run_dir, describe
+from gan_edge.cli.train import default_run_dir, describer
 
 DEMO_SAMPLES = 10_000
 
@@ -38,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
     config = default_config("toy2d").with_overrides({"epochs": args.epochs, "seed": args.seed})
     out = args.out or default_run_dir("demo")
     print(f"1/3 training the toy GAN ({config.epochs} epochs) into {out}")
-    on_epoch, close = epoch_reporter(config.epochs, describe)
+    progress = TrainingProgress(config.epochs, math.ceil(config.data_samples / config.batch_size),
+                                describer("toy2d"))
     try:
-        result = train(config, out, on_epoch=on_epoch)
+        result = train(config, out, on_epoch=progress.epoch, on_rounds=progress.rounds)
     finally:
-        close()
+        progress.close()
 
     print("2/3 exporting the generator (TFLite float32, TFLite int8, ONNX)")
     artifacts = export_run(result.run.path)

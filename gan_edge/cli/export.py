@@ -10,13 +10,17 @@ from gan_edge.cli._workstation import require_tensorflow
 # Kept here as well as in export.pipeline so `--help` needs no TensorFlow import.
 FORMAT_NAMES = ("float32", "float16", "dynamic", "int8", "int8-float-io", "onnx", "onnx-int8")
 DEFAULT_FORMATS = "float32,int8,onnx"
+# Not a model file: C99 source built from the int8 artifact (export.c_module), so
+# asking for it exports int8 too. Not part of "all".
+C_FORMAT = "c"
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export a trained generator to TFLite and ONNX")
     parser.add_argument("run_dir", type=Path, help="a run folder written by `gan-edge train`")
     parser.add_argument("--formats", default=DEFAULT_FORMATS,
-                        help=f"comma-separated: {', '.join(FORMAT_NAMES)}, or all (default {DEFAULT_FORMATS})")
+                        help=f"comma-separated: {', '.join(FORMAT_NAMES)}, or all (default {DEFAULT_FORMATS}); "
+                             f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/c (exports int8 too)")
     parser.add_argument("--batch", default="",
                         help="comma-separated static batch sizes, e.g. 1,8: each TFLite format is also "
                              "written with that batch fixed (GPU delegates need it)")
@@ -29,11 +33,31 @@ def run(args: argparse.Namespace) -> int:
     from export import export_run
 
     formats = tuple(name.strip() for name in args.formats.split(","))
+    c_dir = None
+    if C_FORMAT in formats:
+        from export.c_module import check_target
+
+        c_dir = (args.out if args.out is not None else args.run_dir / "export") / "c"
+        check_target(c_dir)  # before any work, like export_run's own checks
+        formats = tuple(name for name in formats if name != C_FORMAT)
+        if "int8" not in formats and "all" not in formats:
+            formats += ("int8",)
     artifacts = export_run(args.run_dir, args.out, formats=formats, batch_sizes=_batch_sizes(args.batch),
                            on_artifact=_print_artifact)
+    if c_dir is not None:
+        _export_c(artifacts, c_dir)
     if artifacts:
         print(f"export folder: {artifacts[0].path.parent}  (report.json, figures/fidelity.png)")
     return 0
+
+
+def _export_c(artifacts, c_dir: Path) -> None:
+    from export.c_module import export_c_module
+
+    int8 = next(a for a in artifacts if a.variant == "int8" and a.batch_size is None)
+    module = export_c_module(int8.path, c_dir)
+    print(f"wrote {module.header} and {module.source.name}  ({module.flash_bytes:,} bytes of const data, "
+          f"{module.stack_buffer_bytes:,} bytes of stack buffers; from {int8.path.name})")
 
 
 def _batch_sizes(text: str) -> tuple:

@@ -1,23 +1,35 @@
-"""``gan-edge train MODEL``: train a GAN into a new run folder."""
+"""``gan-edge train MODEL``: train a GAN into a new run folder, or resume one."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import logging
+import math
 from pathlib import Path
 
-from gan_edge.cli._progress import epoch_reporter
+from gan_edge.cli._progress import TrainingProgress
 from gan_edge.cli._workstation import require_tensorflow
+
+# Names of the metrics shown beside the progress bar, per model, in this order.
+SHOWN = {
+    "toy2d": ("d_loss", "g_loss", "mean_err", "std_err", "swd"),
+    "dcgan": ("d_loss", "g_loss", "fcd", "classes_covered", "precision", "recall"),
+}
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
-    parser.add_argument("model", help="model to train (toy2d)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default: the model's)")
+    parser.add_argument("model", help="model to train: toy2d, dcgan")
+    parser.add_argument("--preset", default="default", help="named settings of the model (dcgan: default, book)")
+    parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default standard)")
+    parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
+    parser.add_argument("--data-dir", help="folder holding MNIST (dcgan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/MODEL-TIMESTAMP)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (only --epochs may change)")
     parser.set_defaults(run=run)
 
 
@@ -26,35 +38,58 @@ def default_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{stamp}"
 
 
-def describe(record) -> str:
-    return (
-        f"d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
-        f"mean_err {record['mean_err']:.3f}  std_err {record['std_err']:.3f}  swd {record['swd']:.3f}"
-    )
+def describer(model: str):
+    names = SHOWN.get(model, ("d_loss", "g_loss"))
+
+    def describe(record) -> str:
+        shown = [f"{n} {record[n]:.3f}" if isinstance(record[n], float) else f"{n} {record[n]}"
+                 for n in names if n in record]
+        return "  ".join(shown)
+
+    return describe
 
 
 def resolve_config(args: argparse.Namespace):
-    require_tensorflow()
     from training.config import default_config, load_config_file
 
+    if args.resume:
+        from training.run import RunFolder
+
+        base = RunFolder.open(args.out).config()
+    else:
+        base = default_config(args.model, args.preset)
     overrides = load_config_file(args.config) if args.config else {}
-    for flag, key in (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode")):
+    for flag, key in (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode"), ("data_dir", "data_dir")):
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = value
-    overrides.setdefault("model", args.model)
-    return default_config(args.model).with_overrides(overrides)
+    overrides["model"] = args.model
+    return base.with_overrides(overrides)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gan_edge.errors import ConfigError
+
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue")
+    require_tensorflow()
     config = resolve_config(args)
     from training.train import train
 
+    logging.basicConfig(format="gan-edge train: %(levelname)s: %(message)s")  # the collapse alarm
     out = args.out or default_run_dir(config.model)
-    on_epoch, close = epoch_reporter(config.epochs, describe)
+    rounds_per_epoch = math.ceil(_data_size(config) / config.batch_size)
+    progress = TrainingProgress(config.epochs, rounds_per_epoch, describer(config.model))
     try:
-        result = train(config, out, on_epoch=on_epoch)
+        result = train(config, out, resume=args.resume, on_epoch=progress.epoch, on_rounds=progress.rounds)
     finally:
-        close()
+        progress.close()
     print(f"run folder: {result.run.path}")
     return 0
+
+
+def _data_size(config) -> int:
+    """How many training samples an epoch has, for the progress bar's length (an estimate is fine)."""
+    if config.model == "toy2d":
+        return config.data_samples
+    return config.data_limit or 10_000

@@ -18,6 +18,7 @@ Evaluator = Callable[..., dict[str, float]]
 # name -> module holding its ``evaluate``
 EVALUATORS: dict[str, str] = {
     "toy": "training.metrics.toy",  # mean, std and sliced Wasserstein of 2-D points
+    "mnist": "training.metrics.mnist.evaluate",  # FCD, digit classes, precision/recall
 }
 
 

@@ -2,7 +2,9 @@
 
 Each family module provides ``build_generator(config)`` and
 ``build_discriminator(config)`` returning tf_keras models, plus ``OUTPUT_SHAPE``
-and ``OUTPUT_RANGE`` (what a sample is, for the exported model's metadata).
+and ``OUTPUT_RANGE`` (what a sample is, for the exported model's metadata),
+``DATA`` (the data set it learns, see ``training.data``) and ``EVALUATOR``
+(how a run measures it, see ``training.evaluators``).
 Modules are imported only when asked for, because they import TensorFlow.
 """
 
@@ -17,6 +19,7 @@ __all__ = ["MODELS", "model_family"]
 
 MODELS: dict[str, str] = {
     "toy2d": "training.models.toy",
+    "dcgan": "training.models.dcgan",
 }
 
 

@@ -11,6 +11,8 @@ import tf_keras as keras
 
 OUTPUT_SHAPE = (2,)
 OUTPUT_RANGE = None  # points in the plane: no bound
+DATA = "gaussian"
+EVALUATOR = "toy"
 
 
 def build_generator(config) -> keras.Model:

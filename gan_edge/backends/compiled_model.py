@@ -1,0 +1,251 @@
+"""LiteRT ``CompiledModel`` backend: the same .tflite on CPU, GPU or NPU.
+
+Construct with a path and ``accelerator=`` "cpu" (default), "gpu", "npu" or a
+``+``-joined set such as "gpu+cpu" (ops the first cannot run go to the CPU), then
+use it like any ``Backend``. LiteRT compiles the whole graph for the accelerator
+when the model loads, so only static-batch models are taken (its GPU path refuses
+dynamic tensors): export with ``gan-edge export RUN --batch 1``.
+
+An accelerator that is asked for and cannot be used is refused with
+``BackendUnavailable`` naming what is missing and what works here; nothing falls
+back to the CPU unless "cpu" is in the set. LiteRT itself fails loudly for a
+missing GPU, but with "npu+cpu" and no vendor dispatch library it quietly runs
+everything on the CPU (its own environment.py says so), hence the NPU check below.
+
+Per batch: ``input_buffer()`` is a numpy array of ours; ``invoke()`` copies it into
+LiteRT's input TensorBuffer, runs, and copies the result into a numpy array that
+``output_buffer()`` returns (LiteRT 2.3 refuses host-memory buffers for tensors
+without a dims signature, so a copy each way is the floor).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from gan_edge.backends import Backend, QuantParams, check_threads
+from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
+from gan_edge.io import quiet_native_stderr
+from gan_edge.manifest import extract_from_tflite
+
+__all__ = ["ACCELERATORS", "CompiledModelBackend", "parse_accelerator"]
+
+ACCELERATORS = ("cpu", "gpu", "npu")
+# Only the types a generator's I/O uses; TensorBuffer names them by these strings.
+_DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.int8): "int8"}
+
+
+def parse_accelerator(text: str) -> tuple[str, ...]:
+    """"gpu+cpu" -> ("gpu", "cpu"); unknown or repeated names are refused."""
+    if not isinstance(text, str) or not text:
+        raise InputError(f"accelerator must be one of {', '.join(ACCELERATORS)} or a "
+                         f"'+'-joined set such as 'gpu+cpu', got {text!r}")
+    parts = tuple(part.strip().lower() for part in text.split("+"))
+    bad = [p for p in parts if p not in ACCELERATORS]
+    if bad or len(set(parts)) != len(parts):
+        raise InputError(
+            f"accelerator must be one of {', '.join(ACCELERATORS)} or a '+'-joined set "
+            f"such as 'gpu+cpu', got {text!r}"
+        )
+    return parts
+
+
+def _flags(parts: tuple[str, ...]):
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+
+    flags = HardwareAccelerator(0)
+    for part in parts:
+        flags |= HardwareAccelerator[part.upper()]
+    return flags
+
+
+def _last_line(exc: Exception) -> str:
+    # LiteRT errors are multi-line call traces; the last line is the reason.
+    lines = [ln.strip("└ ").strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _npu_library_error() -> str | None:
+    """Why no NPU can be used here, or None when a vendor dispatch library loads."""
+    from ai_edge_litert import environment
+
+    # The directory LiteRT's Environment would pick itself (private, pinned 2.3).
+    folder = environment._autodiscover_dispatch_library_path()
+    if not folder:
+        return "no vendor NPU dispatch library (ai_edge_litert/vendors/*/dispatch) is installed"
+    for lib in sorted(Path(folder).glob("*.so")):
+        try:
+            ctypes.CDLL(str(lib))
+        except OSError as exc:
+            return f"the NPU dispatch library {lib.name} cannot load: {exc}"
+    return None
+
+
+def _tflite_io(model_bytes: bytes):
+    """(input, output) tensors of subgraph 0 as (shape_signature, dtype, QuantParams|None)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    types = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT8: np.int8}
+    try:
+        graph = schema.Model.GetRootAs(model_bytes, 0).Subgraphs(0)
+        sides = []
+        for indices in (graph.InputsAsNumpy(), graph.OutputsAsNumpy()):
+            if len(indices) != 1:
+                raise ModelFileError(
+                    f"the model has {graph.InputsLength()} inputs and {graph.OutputsLength()} "
+                    f"outputs: expected a generator with 1 input (the latent) and 1 output"
+                )
+            tensor = graph.Tensors(int(indices[0]))
+            signature = tensor.ShapeSignatureAsNumpy() if tensor.ShapeSignatureLength() else tensor.ShapeAsNumpy()
+            if tensor.Type() not in types:
+                raise ModelFileError(f"tensor {tensor.Name()!r} has TFLite type {tensor.Type()}: expected float32 or int8")
+            q = tensor.Quantization()
+            quant = None
+            if q is not None and q.ScaleLength() == 1 and q.Scale(0) != 0.0:
+                quant = QuantParams(float(q.Scale(0)), int(q.ZeroPoint(0)))
+            sides.append((tuple(None if d < 0 else int(d) for d in signature), np.dtype(types[tensor.Type()]), quant))
+    except ModelFileError:
+        raise
+    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
+        raise ModelFileError(f"cannot parse the TFLite flatbuffer: {exc!r}") from None
+    return sides
+
+
+class CompiledModelBackend(Backend):
+    name = "litert-compiled"
+    format = "tflite"
+
+    def __init__(self, model_path: Path, *, threads: int | None = None, accelerator: str = "cpu") -> None:
+        from ai_edge_litert import _pywrap_litert_tensor_buffer_wrapper as tb
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.options import CpuOptions, Options
+
+        threads = check_threads(threads)
+        self.accelerator = parse_accelerator(accelerator)
+        self._path = Path(model_path)
+        self._model_bytes = self._path.read_bytes()
+        if self._model_bytes[4:8] != b"TFL3":
+            raise ModelFileError(f"LiteRT cannot load {self._path}: not a TFLite flatbuffer")
+        (self._in_shape, self._in_dtype, self._in_q), (self._out_shape, self._out_dtype, self._out_q) = (
+            _tflite_io(self._model_bytes)
+        )
+        if None in self._in_shape or None in self._out_shape:
+            raise InputError(
+                f"backend 'litert-compiled' needs a static-batch model, {self._path.name} has "
+                f"input shape {self._in_shape}: export it with `gan-edge export RUN_DIR --batch 1`"
+            )
+        if "npu" in self.accelerator:
+            reason = _npu_library_error()
+            if reason is not None:
+                raise BackendUnavailable(
+                    f"accelerator 'npu' is not usable here: {reason}; available: "
+                    f"{', '.join(self.available(self._path))}"
+                )
+        options = Options(
+            hardware_accelerators=_flags(self.accelerator),
+            # None keeps the Interpreter backend's default of one thread.
+            cpu_options=CpuOptions(num_threads=threads or 1),
+        )
+        try:
+            with quiet_native_stderr():  # LiteRT logs every registry step at INFO
+                self._model = CompiledModel.from_buffer(self._model_bytes, options=options)
+        except RuntimeError as exc:
+            if self.accelerator == ("cpu",):
+                raise ModelFileError(f"LiteRT cannot compile {self._path}: {_last_line(exc)}") from None
+            available = self.available(self._path)
+            missing = [a for a in self.accelerator if a not in available]
+            what = (
+                f"no usable {'/'.join(missing).upper()} (LiteRT's GPU accelerator needs an OpenCL, "
+                f"Vulkan or Metal driver)" if missing else "some ops have no kernel on it"
+            )
+            raise BackendUnavailable(
+                f"accelerator {'+'.join(self.accelerator)!r} cannot run {self._path.name} here: "
+                f"{what}; LiteRT says: {_last_line(exc)}; available: {', '.join(available)}"
+            ) from None
+        self._inputs = self._model.create_input_buffers(0)
+        self._outputs = self._model.create_output_buffers(0)
+        # Host staging arrays, allocated once: invoke() copies through them.
+        self._x = np.zeros(self._in_shape, dtype=self._in_dtype)
+        self._y = np.zeros(self._out_shape, dtype=self._out_dtype)
+        self._in_caps = [b.capsule for b in self._inputs]
+        self._out_caps = [b.capsule for b in self._outputs]
+        # The raw pybind calls: TensorBuffer.write/read re-check dtypes and allocate
+        # on every call, which costs more than a small model's inference.
+        self._write, self._read = tb.WriteTensorBuffer, tb.ReadTensorToBuffer
+        self._run = self._model._model.RunByIndex
+        self._x_flat, self._y_flat = self._x.reshape(-1), self._y.reshape(-1)
+        self._in_name, self._out_name = _DTYPE_NAMES[self._in_dtype], _DTYPE_NAMES[self._out_dtype]
+
+    @staticmethod
+    def available(model_path: Path) -> list[str]:
+        """The accelerators that compile ``model_path`` on their own here (CPU always)."""
+        from ai_edge_litert.compiled_model import CompiledModel
+
+        found = ["cpu"]
+        for name in ("gpu", "npu"):
+            if name == "npu" and _npu_library_error() is not None:
+                continue
+            try:
+                with quiet_native_stderr():
+                    CompiledModel.from_file(str(model_path), hardware_accel=_flags((name,)))
+            except RuntimeError as exc:
+                if "not accelerated" not in str(exc):  # present, but not for every op
+                    continue
+            found.append(name)
+        return found
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return self._in_shape
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        return self._out_shape
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return self._in_dtype
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return self._out_dtype
+
+    @property
+    def input_quantization(self) -> QuantParams | None:
+        return self._in_q
+
+    @property
+    def output_quantization(self) -> QuantParams | None:
+        return self._out_q
+
+    def embedded_manifest(self) -> dict | None:
+        return extract_from_tflite(self._model_bytes)
+
+    def reserve(self, batch: int) -> None:
+        if batch != self._in_shape[0]:
+            raise InputError(
+                f"{self._path.name} accepts input shape {self._in_shape} (static batch), got batch {batch}"
+            )
+
+    def input_buffer(self) -> np.ndarray:
+        return self._x
+
+    def invoke(self) -> None:
+        self._write(self._in_caps[0], self._x_flat, self._in_name)
+        self._run(0, self._in_caps, self._out_caps)
+        self._read(self._out_caps[0], self._y_flat, self._out_name)
+
+    def output_buffer(self) -> np.ndarray:
+        return self._y
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._in_shape or x.dtype != self._in_dtype:
+            raise InputError(
+                f"{self._path.name} accepts a {self._in_dtype} array of shape {self._in_shape}, "
+                f"got {x.dtype} {x.shape}"
+            )
+        np.copyto(self._x, x)
+        self.invoke()
+        return self._y.copy()

@@ -1,0 +1,53 @@
+"""The book's DCGAN for MNIST (Glassner ch. 22, after Gildenblat's Keras DCGAN, 2020).
+
+Generator: 100 latents uniform in [-1, 1] -> Dense(1024), tanh -> Dense(7*7*128),
+BatchNormalization, tanh -> Reshape(7, 7, 128) -> UpSampling2D(2) -> Conv2D(64, 5x5,
+same), tanh -> UpSampling2D(2) -> Conv2D(1, 5x5, same), tanh: 28x28x1 in [-1, 1].
+Discriminator: Conv2D(64, 5x5, same), tanh -> MaxPooling(2) -> Conv2D(128, 5x5,
+valid), tanh -> MaxPooling(2) -> Flatten -> Dense(1024), tanh -> Dense(1), sigmoid.
+"""
+
+from __future__ import annotations
+
+import tf_keras as keras
+
+OUTPUT_SHAPE = (28, 28, 1)
+OUTPUT_RANGE = (-1.0, 1.0)  # tanh
+DATA = "mnist"
+EVALUATOR = "mnist"
+
+
+def build_generator(config) -> keras.Model:
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.Input((config.latent_dim,), name="latent"),
+            layers.Dense(1024, activation="tanh", name="dense_1024"),
+            layers.Dense(7 * 7 * 128, name="dense_6272"),
+            layers.BatchNormalization(name="bn"),
+            layers.Activation("tanh"),
+            layers.Reshape((7, 7, 128)),
+            layers.UpSampling2D(2),
+            layers.Conv2D(64, 5, padding="same", activation="tanh", name="conv_64"),
+            layers.UpSampling2D(2),
+            layers.Conv2D(1, 5, padding="same", activation="tanh", name="image"),
+        ],
+        name="generator",
+    )
+
+
+def build_discriminator(config) -> keras.Model:
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.Input(OUTPUT_SHAPE, name="image"),
+            layers.Conv2D(64, 5, padding="same", activation="tanh", name="conv_64"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(128, 5, padding="valid", activation="tanh", name="conv_128"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(1024, activation="tanh", name="dense_1024"),
+            layers.Dense(1, activation="sigmoid", name="p_real"),
+        ],
+        name="discriminator",
+    )
