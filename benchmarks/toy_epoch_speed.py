@@ -43,9 +43,8 @@ import tf_keras as keras  # noqa: E402
 
 from training.config import default_config  # noqa: E402
 from training.data import batches, toy as toy_data  # noqa: E402
-from training.loop import FourStepRound  # noqa: E402
 from training.models import model_family  # noqa: E402
-from training.train import build_optimizer  # noqa: E402
+from training.train import build_optimizer, build_round  # noqa: E402
 
 TARGET_SPEED_UP = 50.0
 
@@ -73,17 +72,7 @@ def environment() -> dict[str, object]:
 
 def gan_edge_epoch(config, real: np.ndarray, steps: int):
     """Build the project's round; return a function that trains one epoch."""
-    family = model_family(config.model)
-    round_ = FourStepRound(
-        family.build_generator(config),
-        family.build_discriminator(config),
-        build_optimizer(config.g_optimizer),
-        build_optimizer(config.d_optimizer),
-        latent_dim=config.latent_dim,
-        latent_distribution=config.latent_distribution,
-        loss_mode=config.loss_mode,
-        seed=config.seed,
-    )
+    round_ = build_round(config)
     iterator = iter(batches(real, config.batch_size, config.seed))
     steps_t = tf.constant(steps)
     # .numpy() waits for the graph to finish, so the clock stops after the work.

@@ -16,7 +16,6 @@ from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.manifest import read_manifest
 from training.config import default_config
-from training.data.toy import gaussian_points
 from training.train import train
 
 SMALL = {"epochs": 2, "data_samples": 2000, "eval_samples": 2000, "seed": 7}

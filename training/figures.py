@@ -28,6 +28,7 @@ from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 
 from gan_edge.errors import InputError
+from training.metrics.checks import finite_float64
 from gan_edge.io import atomic_path
 
 __all__ = [
@@ -255,14 +256,9 @@ def _check_points(name: str, points) -> np.ndarray:
     arr = np.asarray(points)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise InputError(f"{name} must have shape (n, 2), got {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f"{name} must be real numbers, got dtype {arr.dtype}")
     if len(arr) < 2:
         raise InputError(f"{name} must have at least 2 points for an ellipse, got {len(arr)}")
-    arr = arr.astype(np.float64, copy=False)
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
+    arr = finite_float64(name, arr)
     return arr
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_edge.errors import InputError
+from training.metrics.checks import finite_float64
 
 __all__ = ["fcd", "fcd_from_statistics", "feature_statistics"]
 
@@ -48,12 +49,7 @@ def feature_statistics(features: np.ndarray, *, name: str = "features") -> tuple
     arr = np.asarray(features)
     if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
         raise InputError(f"{name} must have shape (n, d) with n >= 2, got {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
+    arr = finite_float64(name, arr)
     return arr.mean(axis=0), np.atleast_2d(np.cov(arr, rowvar=False))
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_edge.errors import InputError
+from training.metrics.checks import finite_float64
 
 __all__ = ["knn_radii", "manifold_coverage", "precision_recall"]
 
@@ -93,10 +94,5 @@ def _check_features(name: str, features, k: int) -> np.ndarray:
         raise InputError(
             f"{name} must have shape (n, d) with n > k = {k}, got {arr.shape}"
         )
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
+    arr = finite_float64(name, arr)
     return arr

@@ -1,0 +1,18 @@
+"""The one check every metric and figure makes on its numbers: real, finite, float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gan_edge.errors import InputError
+
+
+def finite_float64(name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as float64, refusing non-numeric dtypes and NaN or inf by name."""
+    if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
+        raise InputError(f"{name} must be real numbers, got dtype {values.dtype}")
+    values = values.astype(np.float64, copy=False)
+    bad = np.count_nonzero(~np.isfinite(values))
+    if bad:
+        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
+    return values
