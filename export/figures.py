@@ -2,7 +2,9 @@
 
 One panel for the float generator, then one per artifact, each from the same
 latents and with the same axis limits, so a quantization that shifts, shrinks or
-clips the cloud shows as a visible difference between panels. matplotlib's object
+clips the cloud shows as a visible difference between panels. Image generators
+get the same layout with a grid of digits per panel (the same latents in the same
+cells), so a changed stroke or a digit turned into another shows cell by cell. matplotlib's object
 API only (no pyplot: no global state, no display), written atomically.
 """
 
@@ -16,16 +18,22 @@ import numpy as np
 
 from gan_edge.io import atomic_path
 
-__all__ = ["can_plot", "plot_fidelity"]
+__all__ = ["can_plot", "can_plot_images", "plot_fidelity", "plot_fidelity_images"]
 
 DPI = 100
 _PANEL_INCHES = 2.6
 _COLUMNS = 4
+IMAGE_GRID = 6  # digits per side of each panel's grid
 
 
 def can_plot(output_shape: tuple[int, ...]) -> bool:
-    """Only 2-D points are drawn as clouds (image generators need another figure)."""
+    """2-D points are drawn as clouds (``plot_fidelity``)."""
     return tuple(output_shape) == (2,)
+
+
+def can_plot_images(output_shape: tuple[int, ...]) -> bool:
+    """Single-channel images are drawn as digit grids (``plot_fidelity_images``)."""
+    return len(output_shape) == 3 and output_shape[-1] == 1
 
 
 def plot_fidelity(reference: np.ndarray, artifacts: Mapping[str, np.ndarray], path: str | Path) -> Path:
@@ -58,5 +66,35 @@ def plot_fidelity(reference: np.ndarray, artifacts: Mapping[str, np.ndarray], pa
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.unlink()  # let savefig create it, with the usual permissions
+        fig.savefig(tmp, format="png", dpi=DPI)
+    return path
+
+
+def plot_fidelity_images(reference: np.ndarray, artifacts: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """The float generator's digit grid, then each artifact's, from the same latents
+    (the first ``IMAGE_GRID**2`` of each, images (n, h, w, 1) in [-1, 1])."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from training.image_grid import tile
+
+    count = IMAGE_GRID * IMAGE_GRID
+    panels = {"float generator": reference, **artifacts}
+    columns = min(_COLUMNS, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(_PANEL_INCHES * columns, (_PANEL_INCHES + 0.2) * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax, (title, images) in zip(axes.flat, panels.items()):
+        ax.imshow(tile(np.asarray(images[:count]), IMAGE_GRID), cmap="gray", vmin=0, vmax=255,
+                  interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("same latents, same cells: float generator vs each artifact", fontsize=9)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.unlink()
         fig.savefig(tmp, format="png", dpi=DPI)
     return path

@@ -23,14 +23,14 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 
 import gan_edge
-from export import figures, fidelity, onnx as onnx_export, tflite
+from export import figures, fidelity, onnx as onnx_export, qat, tflite
 from export.source import TrainedGenerator, load_generator
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.io import atomic_write_json, quiet_native_stderr
 from gan_edge.latent import sample_latent
 from gan_edge.manifest import Manifest, Quantization, embed_in_onnx, embed_in_tflite, write_manifest
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "ExportedArtifact", "export_run"]
+__all__ = ["FORMATS", "EXTRA_FORMATS", "DEFAULT_FORMATS", "ExportedArtifact", "export_run"]
 
 
 class FormatSpec(NamedTuple):
@@ -49,7 +49,15 @@ FORMATS: dict[str, FormatSpec] = {
     "onnx": FormatSpec(".onnx", "onnx", False, "onnx"),
     "onnx-int8": FormatSpec(".onnx", "onnx", True, "onnx"),
 }
+# Formats that fine-tune before converting (minutes, not seconds): asked for by name,
+# never part of "all".
+EXTRA_FORMATS: dict[str, FormatSpec] = {
+    "qat": FormatSpec(".tflite", "tflite", True, "float32"),
+}
+_SPECS = {**FORMATS, **EXTRA_FORMATS}
 DEFAULT_FORMATS = ("float32", "int8", "onnx")
+# Formats whose artifact has int8 input and output (scale and zero point go into the manifest).
+_INT8_IO = ("int8", "qat")
 
 # name -> converter(trained, calibration, batch_size) -> model bytes
 _CONVERTERS: dict[str, Callable[[TrainedGenerator, np.ndarray, int | None], bytes]] = {
@@ -60,6 +68,8 @@ _CONVERTERS: dict[str, Callable[[TrainedGenerator, np.ndarray, int | None], byte
     "int8-float-io": lambda t, cal, b: tflite.to_int8_float_io(t, cal, batch_size=b),
     "onnx": lambda t, cal, b: onnx_export.to_float32(t, batch_size=b),
     "onnx-int8": lambda t, cal, b: onnx_export.to_int8_qdq(t, cal, batch_size=b),
+    # `t` is the QAT-fine-tuned generator here (qat.fine_tune), converted like int8.
+    "qat": lambda t, cal, b: tflite.to_int8(t, cal, batch_size=b),
 }
 
 # Latents per artifact for the fidelity check, and for int8 calibration.
@@ -93,18 +103,25 @@ def export_run(
     batch_sizes: Iterable[int] = (),
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
     min_psnr_db: dict[str, float] | None = None,
+    coverage_gate: bool = True,
+    fidelity_samples: int = FIDELITY_SAMPLES,
+    qat_epochs: int = 1,
     on_artifact: Callable[[ExportedArtifact], None] | None = None,
+    on_qat_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[ExportedArtifact]:
     """Export ``formats`` of the generator in ``run_dir`` into ``out_dir`` (default RUN_DIR/export).
 
     Each format is written with a dynamic batch; each TFLite format is also
     written with every batch size in ``batch_sizes`` fixed (``generator_<format>_b<N>.tflite``),
-    as GPU delegates require. ``min_psnr_db`` overrides the fidelity gate per format.
+    as GPU delegates require. ``min_psnr_db`` overrides the fidelity gate per format;
+    ``coverage_gate`` (image generators) refuses an artifact that lost a digit the
+    float generator draws (``fidelity.check_task_gate``). ``qat`` fine-tunes for ``qat_epochs`` epochs
+    first, calling ``on_qat_epoch`` with each epoch's losses.
     """
     # Every argument is checked before the run folder is touched.
     formats = _check_formats(formats)
     batch_sizes = _check_batch_sizes(batch_sizes)
-    if batch_sizes and not any(FORMATS[name].model_format == "tflite" for name in formats):
+    if batch_sizes and not any(_SPECS[name].model_format == "tflite" for name in formats):
         raise ConfigError(
             f"static batch sizes {list(batch_sizes)} apply to TFLite formats only: expected at least one of "
             f"{', '.join(n for n, s in FORMATS.items() if s.model_format == 'tflite')} in the formats, "
@@ -112,23 +129,38 @@ def export_run(
         )
     if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, int) or calibration_samples < 1:
         raise ConfigError(f"calibration_samples must be a positive int, got {calibration_samples!r}")
+    if isinstance(fidelity_samples, bool) or not isinstance(fidelity_samples, int) or fidelity_samples < 2:
+        raise ConfigError(f"fidelity_samples must be an int of 2 or more, got {fidelity_samples!r}")
+    if isinstance(qat_epochs, bool) or not isinstance(qat_epochs, int) or qat_epochs < 0:
+        raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {qat_epochs!r}")
     gates = _check_gates(min_psnr_db)
 
     trained = load_generator(run_dir)
+    if "qat" in formats:
+        # Refused by layer name before anything is fine-tuned or written.
+        qat.check_quantizable(qat.fold_batch_norm(trained.model))
     out_dir = Path(out_dir) if out_dir is not None else trained.run.path / "export"
     jobs = [(name, None) for name in formats] + [
-        (name, batch) for batch in batch_sizes for name in formats if FORMATS[name].model_format == "tflite"
+        (name, batch) for batch in batch_sizes for name in formats if _SPECS[name].model_format == "tflite"
     ]
     targets = {job: out_dir / _file_name(*job) for job in jobs}
     _refuse_existing(targets.values())
 
     config = trained.config
     rng = np.random.default_rng(config.seed + 2)
-    latents = sample_latent(config.latent_distribution, FIDELITY_SAMPLES, config.latent_dim, rng)
+    latents = sample_latent(config.latent_distribution, fidelity_samples, config.latent_dim, rng)
     calibration = sample_latent(config.latent_distribution, calibration_samples, config.latent_dim, rng)
-    reference = trained(latents).numpy()
+    reference = _generate(trained, latents)
     target_data = fidelity.task_target(config)
     reference_task = fidelity.task_metrics(reference, target_data)
+    float_shares = (fidelity.digit_shares(reference, target_data)
+                    if isinstance(target_data, fidelity.ImageTask) else None)
+    sources = {name: trained for name in formats}
+    qat_reference = None
+    if "qat" in formats:
+        sources["qat"] = qat.fine_tune(trained, epochs=qat_epochs, on_epoch=on_qat_epoch)
+        # What the artifact is meant to reproduce: the fine-tuned model, fake quantization included.
+        qat_reference = _generate(sources["qat"], latents)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts, panels = [], {}
@@ -137,11 +169,22 @@ def export_run(
             name, batch = job
             started = time.perf_counter()
             staged = Path(staging) / targets[job].name
-            _write_artifact(trained, name, batch, staged, calibration)
+            _write_artifact(sources[name], name, batch, staged, calibration)
             samples = gan_edge.load(staged).generate_from_latent(latents)
             measured = fidelity.compare(samples, reference)
-            fidelity.check_gate(_stem(name, batch), measured, gates[name])
+            if name == "qat":
+                # Fine-tuning moved the generator away from the float one on purpose:
+                # the PSNR gate checks the conversion against the fine-tuned model;
+                # psnr_db against the float generator is reported beside it.
+                tuned = fidelity.compare(samples, qat_reference)
+                measured.update({f"qat_model_{k}": v for k, v in tuned.items()})
+                fidelity.check_gate(_stem(name, batch), tuned, gates[name])
+            else:
+                fidelity.check_gate(_stem(name, batch), measured, gates[name])
             measured.update(fidelity.task_metrics(samples, target_data))
+            if coverage_gate and float_shares is not None:
+                fidelity.check_task_gate(_stem(name, batch), fidelity.digit_shares(samples, target_data),
+                                         float_shares)
             staged_manifest = Path(str(staged) + ".manifest.json")
             final_manifest = Path(str(targets[job]) + ".manifest.json")
             # The model first: a manifest never points at a model that is not there yet.
@@ -155,10 +198,24 @@ def export_run(
             panels[artifact.name] = samples[:FIGURE_POINTS]
             if on_artifact is not None:
                 on_artifact(artifact)
-    _write_report(out_dir, trained, artifacts, calibration_samples, gates, reference_task)
+    extra = {"coverage_gate": coverage_gate}
+    if "qat" in formats:
+        extra["qat_epochs"] = qat_epochs
+    _write_report(out_dir, trained, artifacts, calibration_samples, gates, reference_task, fidelity_samples, extra)
     if figures.can_plot(trained.output_shape):
         figures.plot_fidelity(reference[:FIGURE_POINTS], panels, out_dir / "figures" / "fidelity.png")
+    elif figures.can_plot_images(trained.output_shape):
+        figures.plot_fidelity_images(reference, panels, out_dir / "figures" / "fidelity.png")
     return artifacts
+
+
+_GENERATE_CHUNK = 500
+
+
+def _generate(trained: TrainedGenerator, latents: np.ndarray) -> np.ndarray:
+    # In chunks: 10,000 DCGAN images in one call would hold ~1.5 GB of activations.
+    return np.concatenate([trained(latents[i : i + _GENERATE_CHUNK]).numpy()
+                           for i in range(0, len(latents), _GENERATE_CHUNK)])
 
 
 def _stem(name: str, batch: int | None) -> str:
@@ -166,18 +223,18 @@ def _stem(name: str, batch: int | None) -> str:
 
 
 def _file_name(name: str, batch: int | None) -> str:
-    return f"generator_{_stem(name, batch)}{FORMATS[name].suffix}"
+    return f"generator_{_stem(name, batch)}{_SPECS[name].suffix}"
 
 
 def _write_artifact(trained: TrainedGenerator, name: str, batch: int | None, path: Path,
                     calibration: np.ndarray) -> None:
     raw = _CONVERTERS[name](trained, calibration, batch)
     manifest = _manifest(trained, name, path.name, batch)
-    if FORMATS[name].calibrated:
+    if _SPECS[name].calibrated:
         manifest = replace(manifest, calibration_samples=len(calibration))
-    if name == "int8":
+    if name in _INT8_IO:
         manifest = _with_tflite_quantization(manifest, raw)
-    embed = embed_in_tflite if FORMATS[name].model_format == "tflite" else embed_in_onnx
+    embed = embed_in_tflite if _SPECS[name].model_format == "tflite" else embed_in_onnx
     path.write_bytes(embed(raw, manifest))
     write_manifest(path, manifest)
 
@@ -186,7 +243,7 @@ def _manifest(trained: TrainedGenerator, variant: str, model_file: str, batch: i
     config = trained.config
     return Manifest(
         schema_version=1,
-        format=FORMATS[variant].model_format,
+        format=_SPECS[variant].model_format,
         variant=variant,
         model_file=model_file,
         latent_dim=config.latent_dim,
@@ -235,7 +292,8 @@ def _tool_versions() -> dict[str, str]:
 
 
 def _valid_formats() -> str:
-    return ", ".join([*FORMATS, "all"])
+    extra = ", ".join(f"{name}" for name in EXTRA_FORMATS)
+    return ", ".join([*FORMATS, "all"]) + f", or {extra} (fine-tunes first; not part of all)"
 
 
 def _check_formats(formats) -> tuple[str, ...]:
@@ -245,10 +303,10 @@ def _check_formats(formats) -> tuple[str, ...]:
     if not formats:
         raise ConfigError(f"no export format given: expected one or more of {_valid_formats()}")
     for name in formats:
-        if name != "all" and name not in FORMATS:
+        if name != "all" and name not in _SPECS:
             raise ConfigError(f"unknown export format {name!r}: expected one of {_valid_formats()}")
     if "all" in formats:
-        formats = tuple(FORMATS)
+        formats = tuple(FORMATS) + tuple(name for name in formats if name in EXTRA_FORMATS)
     return tuple(dict.fromkeys(formats))
 
 
@@ -268,8 +326,8 @@ def _check_batch_sizes(batch_sizes) -> tuple[int, ...]:
 def _check_gates(min_psnr_db: dict[str, float] | None) -> dict[str, float]:
     overrides = dict(min_psnr_db or {})
     for name, value in overrides.items():
-        if name not in FORMATS:
-            raise ConfigError(f"min_psnr_db names unknown format {name!r}: expected one of {', '.join(FORMATS)}")
+        if name not in _SPECS:
+            raise ConfigError(f"min_psnr_db names unknown format {name!r}: expected one of {', '.join(_SPECS)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"min_psnr_db[{name!r}] must be a number of dB, got {value!r}")
     return {**fidelity.DEFAULT_MIN_PSNR_DB, **overrides}
@@ -285,23 +343,25 @@ def _refuse_existing(paths) -> None:
 
 
 def _write_report(out_dir: Path, trained: TrainedGenerator, artifacts: list[ExportedArtifact],
-                  calibration_samples: int, gates: dict[str, float], reference_task: dict[str, float]) -> None:
+                  calibration_samples: int, gates: dict[str, float], reference_task: dict[str, float],
+                  fidelity_samples: int, extra: dict[str, Any]) -> None:
     # Size against the float artifact of the same file type and batch (float32
     # .tflite for TFLite formats, float .onnx for onnx-int8), when it was exported too.
     sizes = {(a.variant, a.batch_size): a.size_bytes for a in artifacts}
 
     def size_ratio(a: ExportedArtifact) -> float | None:
-        twin = sizes.get((FORMATS[a.variant].float_twin, a.batch_size))
+        twin = sizes.get((_SPECS[a.variant].float_twin, a.batch_size))
         return None if twin is None else round(a.size_bytes / twin, 4)
 
     report: dict[str, Any] = {
         "run": str(trained.run.path.resolve()),
         "model": trained.config.model,
-        "fidelity_samples": FIDELITY_SAMPLES,
+        "fidelity_samples": fidelity_samples,
         "calibration_samples": calibration_samples,
         # The float generator's own task metrics on the same latents: an artifact's
         # are only as good as these.
         "float_generator": reference_task,
+        **extra,
         "artifacts": [
             {
                 "variant": a.variant,

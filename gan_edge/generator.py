@@ -74,10 +74,14 @@ def load(
         name,
         dict(accelerator=accelerator, delegate=delegate, delegate_options=delegate_options, providers=providers),
     )
-    impl = open_backend(name, path, threads=threads, **options)
-    # The embedded copy is only a fallback: skip parsing it when a sidecar exists.
-    embedded = None if manifest_path(path).is_file() else impl.embedded_manifest()
-    manifest = read_manifest(path, embedded=embedded)
+    if manifest_path(path).is_file():
+        # The sidecar's sha256 is checked before any native parser reads the file:
+        # a model changed after export never reaches the runtime.
+        manifest = read_manifest(path)
+        impl = open_backend(name, path, threads=threads, **options)
+    else:
+        impl = open_backend(name, path, threads=threads, **options)
+        manifest = read_manifest(path, embedded=impl.embedded_manifest())
     _check_agreement(path, manifest, impl)
     return Generator(manifest, impl)
 

@@ -22,6 +22,7 @@ __all__ = [
     "OptimizerConfig",
     "TrainConfig",
     "LOSS_MODES",
+    "REMEDIES",
     "OPTIMIZERS",
     "PRESETS",
     "default_config",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 LOSS_MODES = ("standard", "book")
+# Mode-collapse remedies of the discriminator (training/models/remedies.py); packing is `pack`.
+REMEDIES = ("none", "minibatch_discrimination", "mbstd", "diversity")
+# The models whose discriminator takes a remedy or a pack factor.
+REMEDY_MODELS = ("ring8", "grid25")
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -86,6 +91,10 @@ class TrainConfig:
     # Rounds per compiled call: 0 runs a whole epoch in one graph; a smaller number
     # lets the progress bar move during long epochs, at a small cost per call.
     rounds_per_call: int = 0
+    # Mode-collapse remedies (ring8, grid25): one of REMEDIES, and PacGAN's pack factor
+    # (D judges `pack` samples at once; it must divide batch_size).
+    remedy: str = "none"
+    pack: int = 1
 
     def __post_init__(self) -> None:
         from training.models import MODELS  # late: models import TensorFlow
@@ -101,6 +110,14 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         _check_positive("data_std", self.data_std)
+        _check_choice("remedy", self.remedy, REMEDIES)
+        if self.pack < 1 or self.batch_size % self.pack:
+            divisors = ", ".join(str(d) for d in range(1, self.batch_size + 1) if self.batch_size % d == 0)
+            raise ConfigError(f"pack must be a positive divisor of batch_size {self.batch_size}, got {self.pack}: "
+                              f"choose one of {divisors}")
+        if (self.remedy != "none" or self.pack != 1) and self.model not in REMEDY_MODELS:
+            raise ConfigError(f"remedy and pack apply to {', '.join(REMEDY_MODELS)} only, "
+                              f"got model {self.model!r} with remedy {self.remedy!r}, pack {self.pack}")
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
 
@@ -131,8 +148,28 @@ _DCGAN_COMMON = {
     "eval_every": 1,
     "rounds_per_call": 10,
 }
+# The PacGAN protocol (fjxmlzn/PacGAN, synthetic_data_experiments/*/config.py): 100,000
+# samples, batches of 100, 2-D N(0, I) latents, Adam lr 1e-4 beta_1 0.8 for both networks,
+# the standard GAN loss, 400 epochs ("paper" preset). "default" trains 10 epochs (10,000
+# rounds), which a 2-core CPU runs in minutes rather than hours.
+_PACGAN_ADAM = {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.8}
+_MULTIMODE = {
+    "epochs": 10,
+    "batch_size": 100,
+    "latent_dim": 2,
+    "latent_distribution": "normal",
+    "loss_mode": "standard",
+    "pretrain_discriminator": False,
+    "d_optimizer": _PACGAN_ADAM,
+    "g_optimizer": _PACGAN_ADAM,
+    "data_samples": 100_000,
+    "eval_samples": 2500,  # the protocol measures 2,500 generated points
+    "rounds_per_call": 100,
+}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "toy2d": {"default": {}},
+    "ring8": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
+    "grid25": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
     "dcgan": {
         # The Adam setting of the TensorFlow DCGAN tutorial (Radford et al., 2016).
         "default": {

@@ -7,18 +7,27 @@ metrics, a checkpoint. It prints nothing: ``on_epoch`` receives each epoch's
 record and ``on_rounds`` the number of rounds just trained (the CLI draws its
 progress bar from them).
 
-Resuming is exact at epoch boundaries: the checkpoint holds both networks, both
-optimizers, the noise generator's state and the epoch, and the order of each
-epoch's batches depends only on (seed, epoch).
+Resuming is exact: the checkpoint holds both networks, both optimizers, the
+noise generator's state and the epoch, and the order of each epoch's batches
+depends only on (seed, epoch). ``should_stop`` (the CLI sets it on SIGINT and
+SIGTERM) is asked between compiled calls; when it says stop, the run saves a
+checkpoint where it is and returns. A stop inside an epoch saves the round
+reached and the epoch's metric sums so far (``position``, a string variable in
+the checkpoint), and a resumed run skips that many batches of the same epoch
+order, so it sees exactly the batches and noise it would have seen. Before any
+checkpoint is written every weight is checked finite, and a non-finite loss stops
+the run naming the epoch and rounds: a diverged run keeps its last good checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -37,6 +46,14 @@ __all__ = ["TrainResult", "train", "build_optimizer", "build_checkpoint", "build
 class TrainResult:
     run: RunFolder
     records: list[dict[str, Any]]
+    # Set when should_stop ended the run early: (epoch, rounds of it done, rounds per epoch).
+    stopped_at: tuple[int, int, int] | None = None
+    checkpoint: str | None = None  # the checkpoint written last
+
+
+# Mid-epoch checkpoints are numbered epoch * _MID_EPOCH + round (ckpt-5000120: epoch 5,
+# round 120), so they never collide with the end-of-epoch ckpt-5.
+_MID_EPOCH = 1_000_000
 
 
 def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
@@ -80,6 +97,7 @@ def train(
     resume: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_rounds: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     run = RunFolder.resume(out_dir, config) if resume else RunFolder.create(out_dir, config)
     family = model_family(config.model)
@@ -90,25 +108,50 @@ def train(
     round_ = build_round(config)
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     checkpoint = build_checkpoint(round_, epoch)
+    # Where a stop inside an epoch left off (JSON: epoch, round, sums); "" at epoch ends.
+    position = tf.Variable("", dtype=tf.string, name="position")
+    checkpoint.position = position
     manager = tf.train.CheckpointManager(checkpoint, run.checkpoints, max_to_keep=3)
     records: list[dict[str, Any]] = []
     if resume:
-        _restore(checkpoint, manager, run)
+        _restore(checkpoint, build_checkpoint(round_, epoch), manager, run)
         records = [r for r in run.read_metrics() if r["epoch"] <= int(epoch.numpy())]
+    resume_at = json.loads(position.numpy().decode()) if position.numpy() else None
+    stop = should_stop or (lambda: False)
+
+    def save(number: int, where: str) -> str:
+        _check_weights_finite(round_, where, manager.latest_checkpoint)
+        return manager.save(checkpoint_number=number)
 
     evaluator = evaluator_class(family.EVALUATOR)(config, run, data)
     writer = tf.summary.create_file_writer(str(run.tensorboard))
     first = int(epoch.numpy()) + 1
-    if first == 1:
+    if first == 1 and resume_at is None:
         if config.pretrain_discriminator:
             round_.run_pretrain_rounds(iter(epoch_batches(samples, config.batch_size, config.seed, 0)),
                                        tf.constant(steps_per_epoch))
         with writer.as_default(step=0):
             evaluator.observe(0, round_.generator)  # the untrained generator: snapshots, grids
+        if stop() and config.epochs > 0:
+            position.assign(json.dumps({"epoch": 1, "round": 0, "sums": {}}))
+            saved = save(_MID_EPOCH, "after the warm-up")
+            return TrainResult(run, records, (1, 0, steps_per_epoch), saved)
 
     for epoch_number in range(first, config.epochs + 1):
-        iterator = iter(epoch_batches(samples, config.batch_size, config.seed, epoch_number))
-        record = {"epoch": epoch_number, **_train_epoch(round_, iterator, steps_per_epoch, config, on_rounds)}
+        skip, sums = 0, {}
+        if resume_at is not None and resume_at["epoch"] == epoch_number:
+            skip, sums = resume_at["round"], _sums_from_json(resume_at["sums"])
+        resume_at = None
+        iterator = iter(epoch_batches(samples, config.batch_size, config.seed, epoch_number).skip(skip))
+        done = _train_epoch(round_, iterator, steps_per_epoch, config, on_rounds,
+                            epoch=epoch_number, start=skip, sums=sums, stop=stop)
+        if done < steps_per_epoch:  # stopped inside the epoch
+            saved = manager.latest_checkpoint
+            if done > skip:  # else the checkpoint restored from is this very state
+                position.assign(json.dumps({"epoch": epoch_number, "round": done, "sums": _sums_to_json(sums)}))
+                saved = save(epoch_number * _MID_EPOCH + done, f"epoch {epoch_number}, round {done}")
+            return TrainResult(run, records, (epoch_number, done, steps_per_epoch), saved)
+        record = {"epoch": epoch_number, **_epoch_record(sums, steps_per_epoch)}
         _check_finite(record)
         with writer.as_default(step=epoch_number):
             if epoch_number % config.eval_every == 0 or epoch_number == config.epochs:
@@ -120,9 +163,12 @@ def train(
         # Metrics first, checkpoint second: a crash in between is redone on resume.
         run.write_metrics(records)
         epoch.assign(epoch_number)
-        manager.save(checkpoint_number=epoch_number)
+        position.assign("")
+        saved = save(epoch_number, f"the end of epoch {epoch_number}")
         if on_epoch is not None:
             on_epoch(record)
+        if epoch_number < config.epochs and stop():
+            return TrainResult(run, records, (epoch_number + 1, 0, steps_per_epoch), saved)
 
     writer.flush()
     if records:
@@ -130,32 +176,79 @@ def train(
     return TrainResult(run, records)
 
 
-def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds) -> dict[str, float | int]:
-    """One epoch of rounds, in one compiled call or in calls of ``rounds_per_call`` rounds."""
+def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *,
+                 epoch: int, start: int, sums: dict, stop: Callable[[], bool]) -> int:
+    """Rounds ``start`` to ``steps`` of an epoch, in one compiled call or in calls of
+    ``rounds_per_call`` rounds; adds to ``sums`` and returns the rounds done, fewer
+    than ``steps`` when ``stop()`` said so between two calls."""
     chunk = config.rounds_per_call or steps
-    sums: dict[str, float] = {}
-    done = 0
+    done = start
     while done < steps:
         size = min(chunk, steps - done)
-        totals = round_.run_rounds(iterator, tf.constant(size))
+        totals = {name: value.numpy() for name, value in round_.run_rounds(iterator, tf.constant(size)).items()}
+        bad = [name for name in ("d_loss", "g_loss") if not math.isfinite(totals[name])]
+        if bad:
+            raise GanEdgeError(
+                f"training diverged at epoch {epoch}, rounds {done + 1}-{done + size} of {steps}: "
+                f"{', '.join(bad)} is not finite; nothing of this epoch was saved, the last good "
+                "checkpoint is kept (lower the learning rates to train further)"
+            )
         for name, value in totals.items():
-            value = value.numpy()
             # Losses come back as means over the call's rounds: weigh them by its size.
             weight = size if name in ("d_loss", "g_loss") else 1
             sums[name] = sums.get(name, 0) + value * weight
         done += size
         if on_rounds is not None:
             on_rounds(size)
+        if done < steps and stop():
+            break
+    return done
+
+
+def _epoch_record(sums: dict, steps: int) -> dict[str, float | int]:
     return {
         name: float(value / steps) if name in ("d_loss", "g_loss") else int(value)
         for name, value in sums.items()
     }
 
 
-def _restore(checkpoint: tf.train.Checkpoint, manager, run: RunFolder) -> None:
+# Sums round-trip exactly and keep their numpy types, so a resumed epoch adds up
+# the same way as one never stopped (float32 losses, int64 counts).
+def _sums_to_json(sums: dict) -> dict:
+    return {name: [float(v), "float32"] if isinstance(v, np.floating) else [int(v), "int64"]
+            for name, v in sums.items()}
+
+
+def _sums_from_json(data: dict) -> dict:
+    return {name: np.dtype(kind).type(value) for name, (value, kind) in data.items()}
+
+
+def _check_weights_finite(round_, where: str, last_good: str | None) -> None:
+    """Refuse to checkpoint NaN or inf: a diverged run keeps its last good checkpoint."""
+    groups = {
+        "generator": round_.generator.weights,
+        "discriminator": round_.discriminator.weights,
+        "generator optimizer": list(round_.g_optimizer.variables),
+        "discriminator optimizer": list(round_.d_optimizer.variables),
+    }
+    for group, variables in groups.items():
+        for variable in variables:
+            if variable.dtype.is_floating and not np.isfinite(variable.numpy()).all():
+                kept = f"the last good checkpoint {last_good} is kept" if last_good else "no checkpoint was written"
+                raise GanEdgeError(
+                    f"training diverged at {where}: the {group}'s {variable.name} holds NaN or inf, "
+                    f"so no checkpoint was written; {kept} (lower the learning rates to train further)"
+                )
+
+
+def _restore(checkpoint: tf.train.Checkpoint, without_position: tf.train.Checkpoint, manager, run: RunFolder) -> None:
     if manager.latest_checkpoint is None:
         raise RunFolderError(f"{run.path} has no checkpoint to resume from (in {run.checkpoints})")
     try:
+        # Checkpoints written before stops were resumable have no position: they are epoch ends.
+        names = {name for name, _ in tf.train.list_variables(manager.latest_checkpoint)}
+        if not any(name.startswith("position/") for name in names):
+            checkpoint = without_position
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as exc:
         first_line = str(exc).strip().splitlines()[0]

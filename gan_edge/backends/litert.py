@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from gan_edge import verify
 from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.manifest import extract_from_tflite
@@ -101,6 +102,12 @@ class LiteRTBackend(Backend):
         # Kept: the interpreter reads weights from these bytes, and the embedded
         # manifest is extracted from them without reading the file again.
         self._model_bytes = self._path.read_bytes()
+        # LiteRT verifies the flatbuffer's layout but trusts its indices, shapes and
+        # data sizes; a hostile file is refused here before native code reads it.
+        try:
+            verify.verify_tflite(self._model_bytes)
+        except ModelFileError as exc:
+            raise ModelFileError(f"LiteRT cannot load {self._path}: {exc}") from None
         try:
             self._interpreter = Interpreter(
                 # None is LiteRT's own default, which is one thread.

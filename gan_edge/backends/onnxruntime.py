@@ -18,6 +18,7 @@ import numpy as np
 from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.manifest import extract_from_onnx
+from gan_edge.verify import check_onnx_external_data
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -67,6 +68,12 @@ class OnnxRuntimeBackend(Backend):
         threads = check_threads(threads)
         providers = _check_providers(providers, ort.get_available_providers())
         self._path = Path(model_path)
+        # Tensor data named by a path that leaves the model's folder could read any
+        # file on the device: refuse it before ONNX Runtime follows it.
+        try:
+            check_onnx_external_data(self._path)
+        except ModelFileError as exc:
+            raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
         options = ort.SessionOptions()
         if threads is not None:  # 0, ORT's default, means one thread per core
             options.intra_op_num_threads = threads
@@ -76,7 +83,13 @@ class OnnxRuntimeBackend(Backend):
             )
         except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        try:  # names and metadata of a corrupt file may not decode as UTF-8
+            inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+            for arg in (*inputs, *outputs):
+                arg.name, arg.type, arg.shape
+            self._metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelFileError(
                 f"{self._path} has {len(inputs)} inputs and {len(outputs)} outputs: "
@@ -126,7 +139,7 @@ class OnnxRuntimeBackend(Backend):
         return None
 
     def embedded_manifest(self) -> dict | None:
-        return extract_from_onnx(self._session.get_modelmeta().custom_metadata_map)
+        return extract_from_onnx(self._metadata)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 2 or x.dtype != self.input_dtype:

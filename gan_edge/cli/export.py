@@ -9,6 +9,8 @@ from gan_edge.cli._workstation import require_tensorflow
 
 # Kept here as well as in export.pipeline so `--help` needs no TensorFlow import.
 FORMAT_NAMES = ("float32", "float16", "dynamic", "int8", "int8-float-io", "onnx", "onnx-int8")
+# Fine-tunes before converting (quantization-aware training): by name only, not part of "all".
+QAT_FORMAT = "qat"
 DEFAULT_FORMATS = "float32,int8,onnx"
 # Not a model file: C99 source built from the int8 artifact (export.c_module), so
 # asking for it exports int8 too. Not part of "all".
@@ -20,7 +22,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder written by `gan-edge train`")
     parser.add_argument("--formats", default=DEFAULT_FORMATS,
                         help=f"comma-separated: {', '.join(FORMAT_NAMES)}, or all (default {DEFAULT_FORMATS}); "
-                             f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/c (exports int8 too)")
+                             f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/c (exports int8 too); "
+                             f"{QAT_FORMAT}: quantization-aware fine-tuning, then full int8 (not part of all)")
+    parser.add_argument("--qat-epochs", type=int, default=1,
+                        help="epochs of quantization-aware fine-tuning for the qat format (default 1)")
     parser.add_argument("--batch", default="",
                         help="comma-separated static batch sizes, e.g. 1,8: each TFLite format is also "
                              "written with that batch fixed (GPU delegates need it)")
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if "int8" not in formats and "all" not in formats:
             formats += ("int8",)
     artifacts = export_run(args.run_dir, args.out, formats=formats, batch_sizes=_batch_sizes(args.batch),
-                           on_artifact=_print_artifact)
+                           qat_epochs=args.qat_epochs, on_artifact=_print_artifact, on_qat_epoch=_print_qat_epoch)
     if c_dir is not None:
         _export_c(artifacts, c_dir)
     if artifacts:
@@ -81,4 +86,11 @@ def _print_artifact(artifact) -> None:
             f"PSNR {fidelity['psnr_db']:.1f} dB against the float generator")
     if "swd" in fidelity:
         line += f", swd {fidelity['swd']:.3f} against the data"
-    print(line + ")")
+    if "fcd" in fidelity:
+        line += f", fcd {fidelity['fcd']:.1f}, {fidelity['classes_covered']:.0f} digits covered"
+    print(line + ")", flush=True)
+
+
+def _print_qat_epoch(record) -> None:
+    print(f"qat fine-tuning epoch {record['epoch']}  d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}",
+          flush=True)

@@ -1,4 +1,10 @@
-"""``gan-edge train MODEL``: train a GAN into a new run folder, or resume one."""
+"""``gan-edge train MODEL``: train a GAN into a new run folder, or resume one.
+
+SIGINT (Ctrl-C) or SIGTERM stops the run cleanly: the current compiled call of
+rounds finishes, a checkpoint is written, the resume command is printed, and the
+exit status is 128 + the signal number (130, 143), as for a process the signal
+ended, but with nothing lost. A second signal stops at once, without saving.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import argparse
 import datetime
 import logging
 import math
+import shlex
+import signal
+import sys
 from pathlib import Path
 
 from gan_edge.cli._progress import TrainingProgress
@@ -15,13 +24,15 @@ from gan_edge.cli._workstation import require_tensorflow
 SHOWN = {
     "toy2d": ("d_loss", "g_loss", "mean_err", "std_err", "swd"),
     "dcgan": ("d_loss", "g_loss", "fcd", "classes_covered", "precision", "recall"),
+    "ring8": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
+    "grid25": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
 }
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
-    parser.add_argument("model", help="model to train: toy2d, dcgan")
-    parser.add_argument("--preset", default="default", help="named settings of the model (dcgan: default, book)")
+    parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25")
+    parser.add_argument("--preset", default="default", help="named settings of the model (dcgan: default, book; ring8, grid25: default, paper)")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
@@ -80,16 +91,55 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_run_dir(config.model)
     rounds_per_epoch = math.ceil(_data_size(config) / config.batch_size)
     progress = TrainingProgress(config.epochs, rounds_per_epoch, describer(config.model))
+    stop = _StopOnSignal()
     try:
-        result = train(config, out, resume=args.resume, on_epoch=progress.epoch, on_rounds=progress.rounds)
+        result = train(config, out, resume=args.resume, on_epoch=progress.epoch, on_rounds=progress.rounds,
+                       should_stop=stop.requested)
     finally:
+        stop.restore()
         progress.close()
+    if result.stopped_at is not None:
+        epoch, done, steps = result.stopped_at
+        where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
+        print(f"gan-edge train: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
+              f"resume with: gan-edge train {config.model} --resume --out {shlex.quote(str(result.run.path))}",
+              file=sys.stderr, flush=True)
+        return 128 + stop.signum
     print(f"run folder: {result.run.path}")
     return 0
 
 
+class _StopOnSignal:
+    """Turns the first SIGINT / SIGTERM into a request that training polls between calls."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+        for s in self.SIGNALS:
+            signal.signal(s, self._handle)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+        print(f"\ngan-edge train: {signal.Signals(signum).name}: stopping after the current rounds to write a "
+              "checkpoint (send it again to stop at once, without saving)", file=sys.stderr, flush=True)
+        self.restore()  # the next signal acts as it did before: KeyboardInterrupt, or death by SIGTERM
+
+    def restore(self) -> None:
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
+
+
 def _data_size(config) -> int:
     """How many training samples an epoch has, for the progress bar's length (an estimate is fine)."""
-    if config.model == "toy2d":
+    if config.model in ("toy2d", "ring8", "grid25"):
         return config.data_samples
     return config.data_limit or 10_000

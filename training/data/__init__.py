@@ -26,13 +26,19 @@ def load_training_data(config, data_name: str) -> TrainingData:
 
         points = gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
         return TrainingData(points, None, f"gaussian mean={config.data_mean} std={config.data_std}")
+    if data_name in ("ring8", "grid25"):
+        from training.data.toy import MODE_SETS, mixture_points
+
+        modes = MODE_SETS[data_name]
+        points = mixture_points(modes, config.data_samples, config.seed)
+        return TrainingData(points, None, f"{data_name}: {len(modes.means)} modes, std {modes.std}")
     if data_name == "mnist":
         from training.data.mnist import load_mnist, to_model_range
 
         data = load_mnist(config.data_dir or None)
         limit = config.data_limit or len(data)
         return TrainingData(to_model_range(data.images[:limit]), data.labels[:limit], data.source)
-    raise ConfigError(f"unknown data set {data_name!r}: expected one of gaussian, mnist")
+    raise ConfigError(f"unknown data set {data_name!r}: expected one of gaussian, ring8, grid25, mnist")
 
 
 def epoch_batches(samples, batch_size: int, seed: int, epoch: int):
@@ -48,7 +54,8 @@ def epoch_batches(samples, batch_size: int, seed: int, epoch: int):
     return (
         tf.data.Dataset.from_tensor_slices(order)
         .batch(batch_size)
-        .map(lambda index: tf.gather(samples, index), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(tf.autograph.experimental.do_not_convert(lambda index: tf.gather(samples, index)),
+             num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
 

@@ -20,6 +20,8 @@ __all__ = ["MODELS", "model_family"]
 MODELS: dict[str, str] = {
     "toy2d": "training.models.toy",
     "dcgan": "training.models.dcgan",
+    "ring8": "training.models.ring8",
+    "grid25": "training.models.grid25",
 }
 
 

@@ -1,0 +1,126 @@
+"""Hostile model files: refused with a gan_edge error, never a crash, a hang or a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gan_edge
+from gan_edge.errors import ManifestError, ModelFileError
+from gan_edge.verify import onnx_external_data, verify_tflite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fuzzed_files_never_crash_hang_or_escape_as_other_errors(runtime_export, tmp_path):
+    """100 seeded mutations of real exports, each loaded in its own child process."""
+    for variant in ("float32", "int8", "onnx"):
+        runtime_export(variant, sidecar=True, embed=True)
+    report = tmp_path / "fuzz.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fuzz_loader.py"), str(tmp_path), "--count", "100",
+         "--seed", "0", "--timeout", "20", "--json", str(report)],
+        capture_output=True, text=True, timeout=240,
+    )
+    results = json.loads(report.read_text())["results"]
+    outcomes = {r["outcome"] for r in results}
+    assert len(results) == 100
+    bad = [r for r in results if r["outcome"] in ("crash", "hang", "other_error", "wrong_output")]
+    assert not bad, bad
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "refused" in outcomes
+    # With the sidecar kept, its sha256 refuses every changed file.
+    assert all(r["outcome"] == "refused" for r in results if r["sidecar"])
+
+
+def test_verifier_accepts_real_exports(runtime_models):
+    for blob in (runtime_models.tflite_float32, runtime_models.tflite_int8, runtime_models.tflite_static4):
+        verify_tflite(blob)
+
+
+@pytest.mark.parametrize("cut", [8, 100, -40])
+def test_truncated_tflite_is_refused_by_name(runtime_models, tmp_path, cut):
+    path = tmp_path / "cut.tflite"
+    path.write_bytes(runtime_models.tflite_float32[:cut])
+    with pytest.raises(ModelFileError, match="LiteRT cannot load .*cut.tflite"):
+        gan_edge.load(path)
+
+
+def test_out_of_range_offset_names_the_byte(runtime_models):
+    blob = bytearray(runtime_models.tflite_float32)
+    trace: list = []
+    verify_tflite(bytes(blob), trace=trace)
+    at = next(pos for pos, kind in trace if kind == "uoffset" and pos > 0)
+    blob[at:at + 4] = (0x7FFFFFF0).to_bytes(4, "little")
+    with pytest.raises(ModelFileError, match=r"offset \d+ at byte \d+ points outside the file"):
+        verify_tflite(bytes(blob))
+
+
+# --- ONNX external data ------------------------------------------------------------------
+
+
+def _onnx_with_external_data(runtime_models, folder: Path, location: str) -> Path:
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    model = onnx.load_from_string(runtime_models.onnx)
+    convert_model_to_external_data(model, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(folder / "gen.onnx"))  # writes weights.bin beside it
+    if location != "weights.bin":
+        for tensor in model.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = location
+        (folder / "gen.onnx").write_bytes(model.SerializeToString())
+    return folder / "gen.onnx"
+
+
+def test_onnx_external_data_beside_the_model_is_allowed(runtime_models, tmp_path):
+    path = _onnx_with_external_data(runtime_models, tmp_path / "m", "weights.bin")
+    assert set(onnx_external_data(path.read_bytes())) == {"weights.bin"}
+    from gan_edge.backends.onnxruntime import OnnxRuntimeBackend
+
+    backend = OnnxRuntimeBackend(path)  # no manifest needed to open it
+    out = backend.run(np.zeros((3, 4), np.float32))
+    assert out.shape == (3, 2)
+
+
+@pytest.mark.parametrize("location", ["../weights.bin", "sub/../../weights.bin", "/etc/passwd", "..\\weights.bin"])
+def test_onnx_external_data_outside_the_folder_is_refused(runtime_models, tmp_path, location):
+    path = _onnx_with_external_data(runtime_models, tmp_path / "m", location)
+    (tmp_path / "weights.bin").write_bytes((tmp_path / "m" / "weights.bin").read_bytes())
+    with pytest.raises(ModelFileError, match=r"ONNX Runtime cannot load .*gen.onnx: gen.onnx reads tensor "
+                                             r"data from .*outside its folder"):
+        gan_edge.load(path)
+
+
+def test_onnx_external_data_through_a_symlink_out_of_the_folder_is_refused(runtime_models, tmp_path):
+    path = _onnx_with_external_data(runtime_models, tmp_path / "m", "link.bin")
+    (tmp_path / "secret.bin").write_bytes((tmp_path / "m" / "weights.bin").read_bytes())
+    (tmp_path / "m" / "link.bin").symlink_to(tmp_path / "secret.bin")
+    with pytest.raises(ModelFileError, match="outside its folder"):
+        gan_edge.load(path)
+
+
+# --- manifests: what test_manifest.py and test_runtime.py do not already cover ------------
+
+
+def test_embedded_manifest_of_another_version_is_refused_at_load(runtime_export):
+    path = runtime_export("onnx", sidecar=False, embed=True)
+    import onnx
+
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key == "gan_edge_manifest":
+            data = json.loads(prop.value)
+            data["schema_version"] = 2
+            prop.value = json.dumps(data)
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ManifestError, match="manifest embedded in .*schema_version 2 is not supported"):
+        gan_edge.load(path)

@@ -1,0 +1,11 @@
+"""The ring8 model: PacGAN's toy GAN (training.models.multimode) on the ring8 mixture."""
+
+from training.models.multimode import (  # noqa: F401  (the family's interface)
+    EVALUATOR,
+    OUTPUT_RANGE,
+    OUTPUT_SHAPE,
+    build_discriminator,
+    build_generator,
+)
+
+DATA = "ring8"
