@@ -20,6 +20,7 @@ from gan_edge.latent import DISTRIBUTIONS
 
 __all__ = [
     "OptimizerConfig",
+    "GrowthConfig",
     "TrainConfig",
     "LOSS_MODES",
     "REMEDIES",
@@ -36,6 +37,8 @@ REMEDIES = ("none", "minibatch_discrimination", "mbstd", "diversity")
 # The models whose discriminator takes a remedy or a pack factor.
 REMEDY_MODELS = ("ring8", "grid25")
 OPTIMIZERS = ("adam", "sgd")
+# The models that grow progressively, and the resolution their data has (a schedule must end there).
+GROWING_MODELS = {"progan": 32}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,27 @@ class OptimizerConfig:
             raise ConfigError(f"beta_1 must be in [0, 1), got {self.beta_1}")
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+
+
+@dataclass(frozen=True)
+class GrowthConfig:
+    """Progressive growing (progan): the resolutions in order, and real images shown per
+    fade-in and per stable phase (training/progan_schedule.py). Empty: no growing."""
+
+    resolutions: tuple[int, ...] = ()
+    fade_images: int = 0
+    stable_images: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("fade_images", "stable_images"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"growth.{name} must be 0 or more, got {getattr(self, name)}")
+        for low, high in zip(self.resolutions, self.resolutions[1:]):
+            if high != 2 * low:
+                raise ConfigError(f"growth.resolutions must double at each step, got {list(self.resolutions)}: "
+                                  f"{high} follows {low}")
+        if self.resolutions and self.resolutions[0] < 4:
+            raise ConfigError(f"growth.resolutions must start at 4 or more, got {list(self.resolutions)}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,8 @@ class TrainConfig:
     # (D judges `pack` samples at once; it must divide batch_size).
     remedy: str = "none"
     pack: int = 1
+    # Progressive growing (progan only).
+    growth: GrowthConfig = field(default_factory=GrowthConfig)
 
     def __post_init__(self) -> None:
         from training.models import MODELS  # late: models import TensorFlow
@@ -118,6 +144,7 @@ class TrainConfig:
         if (self.remedy != "none" or self.pack != 1) and self.model not in REMEDY_MODELS:
             raise ConfigError(f"remedy and pack apply to {', '.join(REMEDY_MODELS)} only, "
                               f"got model {self.model!r} with remedy {self.remedy!r}, pack {self.pack}")
+        _check_growth(self.model, self.growth)
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
 
@@ -166,10 +193,25 @@ _MULTIMODE = {
     "eval_samples": 2500,  # the protocol measures 2,500 generated points
     "rounds_per_call": 100,
 }
+# ProGAN on MNIST padded to 32x32 (Karras et al., 2018): Adam lr 1e-3, beta_1 0 as in the
+# paper; phases of 6,000 images (the paper shows 800,000 per phase at 1024x1024), so the
+# 32x32 stable phase starts after 36,000 images (3.6 epochs of the 10,000 test digits).
+_PROGAN_ADAM = {"name": "adam", "learning_rate": 1e-3, "beta_1": 0.0}
+_PROGAN = {
+    **_DCGAN_COMMON,
+    "epochs": 10,
+    "batch_size": 32,
+    "latent_dim": 128,
+    "latent_distribution": "normal",
+    "d_optimizer": _PROGAN_ADAM,
+    "g_optimizer": _PROGAN_ADAM,
+    "growth": {"resolutions": [4, 8, 16, 32], "fade_images": 6000, "stable_images": 6000},
+}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "toy2d": {"default": {}},
     "ring8": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
     "grid25": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
+    "progan": {"default": _PROGAN},
     "dcgan": {
         # The Adam setting of the TensorFlow DCGAN tutorial (Radford et al., 2016).
         "default": {
@@ -231,6 +273,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     origin = typing.get_origin(hint)
+    if origin is tuple and typing.get_args(hint)[1:] == (Ellipsis,):
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list of {item.__name__}, got {value!r}")
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         item_types = typing.get_args(hint)
         if not isinstance(value, (list, tuple)) or len(value) != len(item_types):
@@ -251,6 +298,18 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if not ok:
         raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _check_growth(model: str, growth: GrowthConfig) -> None:
+    if model not in GROWING_MODELS:
+        if growth != GrowthConfig():
+            raise ConfigError(f"growth applies to {', '.join(GROWING_MODELS)} only, got model {model!r} "
+                              f"with growth.resolutions {list(growth.resolutions)}")
+        return
+    top = GROWING_MODELS[model]
+    if growth.resolutions and growth.resolutions[-1] != top:
+        raise ConfigError(f"growth.resolutions must end at the data's resolution {top}, got "
+                          f"{list(growth.resolutions)}: end the schedule at {top}")
 
 
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:

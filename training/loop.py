@@ -92,8 +92,13 @@ class FourStepRound:
 
     # -- the four steps -------------------------------------------------------------
 
-    def discriminator_step(self, samples: tf.Tensor, is_real: bool):
-        """Steps (a) (real samples) and (c) (fakes): only D is updated."""
+    def discriminator_step(self, samples: tf.Tensor, is_real: bool, global_size=None):
+        """Steps (a) (real samples) and (c) (fakes): only D is updated.
+
+        ``global_size`` (tf.distribute, ``training/distribute.py``): this replica's
+        samples are a slice of a global batch of that size; losses are sums over the
+        slice divided by it, so summing over replicas gives the global mean.
+        """
         with tf.GradientTape() as tape:
             p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
             target = tf.ones_like(p_real) if is_real else tf.zeros_like(p_real)
@@ -101,39 +106,54 @@ class FourStepRound:
             called_real = p_real >= 0.5
             # (a) learns from FN (real called fake), (c) from FP (fake called real).
             mistakes = tf.logical_not(called_real) if is_real else called_real
-            loss = self._reduce(per_sample, mistakes)
+            loss = self._reduce(per_sample, mistakes, global_size)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return tf.reduce_mean(per_sample), called_real
+        return self._mean(per_sample, global_size), called_real
 
-    def generator_step(self, batch_size):
-        """Steps (b) and (d): G learns through a frozen D."""
-        z = self.sample_latent(batch_size)
+    def generator_step(self, batch_size, z=None, global_size=None):
+        """Steps (b) and (d): G learns through a frozen D (from latents ``z``, else fresh ones)."""
+        z = self.sample_latent(batch_size) if z is None else z
         with tf.GradientTape() as tape:
             fakes = self.generator(z, training=True)
             p_real = tf.squeeze(self.discriminator(fakes, training=False), axis=-1)
             # Non-saturating form: G wants its fakes called real.
             per_sample = _binary_cross_entropy(tf.ones_like(p_real), p_real)
             caught = p_real < 0.5  # TN: the fakes D caught
-            loss = self._reduce(per_sample, caught)
+            loss = self._reduce(per_sample, caught, global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return tf.reduce_mean(per_sample)
+        return self._mean(per_sample, global_size)
 
-    def _reduce(self, per_sample: tf.Tensor, gate: tf.Tensor) -> tf.Tensor:
+    @staticmethod
+    def _mean(per_sample: tf.Tensor, global_size) -> tf.Tensor:
+        if global_size is None:
+            return tf.reduce_mean(per_sample)
+        return tf.reduce_sum(per_sample) / tf.cast(global_size, per_sample.dtype)
+
+    def _reduce(self, per_sample: tf.Tensor, gate: tf.Tensor, global_size=None) -> tf.Tensor:
+        if global_size is not None:  # a replica's share: its (gated) sum over the global batch
+            weights = tf.cast(gate, per_sample.dtype) if self.book_gating else tf.ones_like(per_sample)
+            return tf.reduce_sum(per_sample * weights) / tf.cast(global_size, per_sample.dtype)
         if not self.book_gating:
             return tf.reduce_mean(per_sample)
         weights = tf.cast(gate, per_sample.dtype)
         return tf.reduce_sum(per_sample * weights) / tf.cast(tf.size(per_sample), per_sample.dtype)
 
-    def round(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One learning round on one batch of real samples, steps (a) to (d)."""
+    def round(self, real: tf.Tensor, noise=None, global_size=None) -> dict[str, tf.Tensor]:
+        """One learning round on one batch of real samples, steps (a) to (d).
+
+        On one device the latents are drawn here. Under tf.distribute ``noise`` holds
+        this replica's slices of the latents of (b), (c) and (d), drawn beforehand,
+        and ``global_size`` the global batch (see ``discriminator_step``).
+        """
         n = tf.shape(real)[0]
-        loss_real, real_called_real = self.discriminator_step(real, is_real=True)  # (a)
-        g_loss_b = self.generator_step(n)  # (b)
-        fakes = self.generator(self.sample_latent(n), training=False)
-        loss_fake, fake_called_real = self.discriminator_step(fakes, is_real=False)  # (c)
-        g_loss_d = self.generator_step(n)  # (d)
+        z_b, z_c, z_d = noise or (None, None, None)
+        loss_real, real_called_real = self.discriminator_step(real, True, global_size)  # (a)
+        g_loss_b = self.generator_step(n, z_b, global_size)  # (b)
+        fakes = self.generator(self.sample_latent(n) if z_c is None else z_c, training=False)
+        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size)  # (c)
+        g_loss_d = self.generator_step(n, z_d, global_size)  # (d)
         count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
         return {
             "d_loss": loss_real + loss_fake,
@@ -144,12 +164,13 @@ class FourStepRound:
             "tn": count(tf.logical_not(fake_called_real)),
         }
 
-    def pretrain_round(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+    def pretrain_round(self, real: tf.Tensor, noise=None, global_size=None) -> dict[str, tf.Tensor]:
         """Steps (a) and (c) only: the optional warm-up of D before the game starts."""
         n = tf.shape(real)[0]
-        loss_real, real_called_real = self.discriminator_step(real, is_real=True)
-        fakes = self.generator(self.sample_latent(n), training=False)
-        loss_fake, fake_called_real = self.discriminator_step(fakes, is_real=False)
+        (z_c,) = noise or (None,)
+        loss_real, real_called_real = self.discriminator_step(real, True, global_size)
+        fakes = self.generator(self.sample_latent(n) if z_c is None else z_c, training=False)
+        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size)
         count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
         return {
             "d_loss": loss_real + loss_fake,

@@ -32,11 +32,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import GanEdgeError, RunFolderError
+from training import distribute
 from training.config import OptimizerConfig, TrainConfig
 from training.data import epoch_batches, load_training_data
 from training.evaluators import evaluator_class
 from training.loop import FourStepRound
 from training.models import model_family
+from training.progan_schedule import growth_driver
 from training.run import RunFolder
 
 __all__ = ["TrainResult", "train", "build_optimizer", "build_checkpoint", "build_round"]
@@ -66,7 +68,8 @@ def build_round(config: TrainConfig) -> FourStepRound:
     """Fresh networks and optimizers for ``config``, seeded, wired into the four-step round."""
     keras.utils.set_random_seed(config.seed)  # weight initialisers
     family = model_family(config.model)
-    return FourStepRound(
+    # A family may prepare its real samples before step (a) (progan: the fade-in blend).
+    return getattr(family, "ROUND", FourStepRound)(
         family.build_generator(config),
         family.build_discriminator(config),
         build_optimizer(config.g_optimizer),
@@ -98,14 +101,34 @@ def train(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_rounds: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    strategy: str = "default",
 ) -> TrainResult:
-    run = RunFolder.resume(out_dir, config) if resume else RunFolder.create(out_dir, config)
+    # "default" is the single-device path; the others: training/distribute.py. A
+    # strategy is how a run is computed, not what it computes: it is not in the config,
+    # and a run may be resumed under another one.
+    plan = distribute.plan_for(strategy, config)
+    chief = plan is None or plan.chief
+    if chief:
+        run = RunFolder.resume(out_dir, config) if resume else RunFolder.create(out_dir, config)
+    else:  # another worker: reads the chief's run folder when resuming, writes nothing in it
+        run = RunFolder.open(out_dir) if resume else RunFolder(Path(out_dir))
     family = model_family(config.model)
     data = load_training_data(config, family.DATA)
     samples = tf.constant(data.samples)
     steps_per_epoch = math.ceil(len(data.samples) / config.batch_size)
 
-    round_ = build_round(config)
+    def batches(epoch_number: int, skip: int | None = None):
+        if plan is None:
+            dataset = epoch_batches(samples, config.batch_size, config.seed, epoch_number)
+            return dataset if skip is None else dataset.skip(skip)
+        return plan.epoch_batches(samples, config.batch_size, config.seed, epoch_number, skip or 0)
+
+    if plan is None:
+        round_ = build_round(config)
+    else:
+        with plan.strategy.scope():
+            round_ = distribute.DistributedRound(build_round(config), plan.strategy)
+    growth = growth_driver(config, round_)  # progan: moves the fade-in between compiled calls
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     checkpoint = build_checkpoint(round_, epoch)
     # Where a stop inside an epoch left off (JSON: epoch, round, sums); "" at epoch ends.
@@ -121,15 +144,17 @@ def train(
 
     def save(number: int, where: str) -> str:
         _check_weights_finite(round_, where, manager.latest_checkpoint)
+        if not chief:
+            plan.save_elsewhere(checkpoint, number)
+            return str(run.checkpoints / f"ckpt-{number}")  # the chief's
         return manager.save(checkpoint_number=number)
 
-    evaluator = evaluator_class(family.EVALUATOR)(config, run, data)
-    writer = tf.summary.create_file_writer(str(run.tensorboard))
+    evaluator = evaluator_class(family.EVALUATOR)(config, run, data) if chief else distribute.NoEvaluator()
+    writer = tf.summary.create_file_writer(str(run.tensorboard)) if chief else distribute.NoWriter()
     first = int(epoch.numpy()) + 1
     if first == 1 and resume_at is None:
         if config.pretrain_discriminator:
-            round_.run_pretrain_rounds(iter(epoch_batches(samples, config.batch_size, config.seed, 0)),
-                                       tf.constant(steps_per_epoch))
+            round_.run_pretrain_rounds(iter(batches(0)), tf.constant(steps_per_epoch))
         with writer.as_default(step=0):
             evaluator.observe(0, round_.generator)  # the untrained generator: snapshots, grids
         if stop() and config.epochs > 0:
@@ -142,9 +167,9 @@ def train(
         if resume_at is not None and resume_at["epoch"] == epoch_number:
             skip, sums = resume_at["round"], _sums_from_json(resume_at["sums"])
         resume_at = None
-        iterator = iter(epoch_batches(samples, config.batch_size, config.seed, epoch_number).skip(skip))
+        iterator = iter(batches(epoch_number, skip))
         done = _train_epoch(round_, iterator, steps_per_epoch, config, on_rounds,
-                            epoch=epoch_number, start=skip, sums=sums, stop=stop)
+                            epoch=epoch_number, start=skip, sums=sums, stop=stop, growth=growth)
         if done < steps_per_epoch:  # stopped inside the epoch
             saved = manager.latest_checkpoint
             if done > skip:  # else the checkpoint restored from is this very state
@@ -152,6 +177,8 @@ def train(
                 saved = save(epoch_number * _MID_EPOCH + done, f"epoch {epoch_number}, round {done}")
             return TrainResult(run, records, (epoch_number, done, steps_per_epoch), saved)
         record = {"epoch": epoch_number, **_epoch_record(sums, steps_per_epoch)}
+        if growth is not None:
+            record.update(growth.record())  # resolution, alpha
         _check_finite(record)
         with writer.as_default(step=epoch_number):
             if epoch_number % config.eval_every == 0 or epoch_number == config.epochs:
@@ -161,7 +188,8 @@ def train(
                     tf.summary.scalar(name, value)
         records.append(record)
         # Metrics first, checkpoint second: a crash in between is redone on resume.
-        run.write_metrics(records)
+        if chief:
+            run.write_metrics(records)
         epoch.assign(epoch_number)
         position.assign("")
         saved = save(epoch_number, f"the end of epoch {epoch_number}")
@@ -177,7 +205,7 @@ def train(
 
 
 def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *,
-                 epoch: int, start: int, sums: dict, stop: Callable[[], bool]) -> int:
+                 epoch: int, start: int, sums: dict, stop: Callable[[], bool], growth=None) -> int:
     """Rounds ``start`` to ``steps`` of an epoch, in one compiled call or in calls of
     ``rounds_per_call`` rounds; adds to ``sums`` and returns the rounds done, fewer
     than ``steps`` when ``stop()`` said so between two calls."""
@@ -193,6 +221,8 @@ def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *
                 f"{', '.join(bad)} is not finite; nothing of this epoch was saved, the last good "
                 "checkpoint is kept (lower the learning rates to train further)"
             )
+        if growth is not None:  # the real images these rounds showed: (a) judged each once
+            growth.advance(int(totals["tp"] + totals["fn"]))
         for name, value in totals.items():
             # Losses come back as means over the call's rounds: weigh them by its size.
             weight = size if name in ("d_loss", "g_loss") else 1

@@ -26,21 +26,25 @@ SHOWN = {
     "dcgan": ("d_loss", "g_loss", "fcd", "classes_covered", "precision", "recall"),
     "ring8": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
     "grid25": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
+    "progan": ("d_loss", "g_loss", "resolution", "alpha", "fcd", "classes_covered"),
 }
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
-    parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25")
+    parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25, progan")
     parser.add_argument("--preset", default="default", help="named settings of the model (dcgan: default, book; ring8, grid25: default, paper)")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
-    parser.add_argument("--data-dir", help="folder holding MNIST (dcgan; default $GAN_EDGE_DATA, the Keras cache)")
+    parser.add_argument("--data-dir", help="folder holding MNIST (dcgan, progan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/MODEL-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint (only --epochs may change)")
+    parser.add_argument("--strategy", default="default",
+                        help="default (one device), mirrored (every GPU of this machine) or multiworker "
+                             "(several machines, each described by TF_CONFIG); the batch is the global batch")
     parser.set_defaults(run=run)
 
 
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopOnSignal()
     try:
         result = train(config, out, resume=args.resume, on_epoch=progress.epoch, on_rounds=progress.rounds,
-                       should_stop=stop.requested)
+                       should_stop=stop.requested, strategy=args.strategy)
     finally:
         stop.restore()
         progress.close()
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         epoch, done, steps = result.stopped_at
         where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
         print(f"gan-edge train: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
-              f"resume with: gan-edge train {config.model} --resume --out {shlex.quote(str(result.run.path))}",
+              f"resume with: gan-edge train {config.model} --resume --out {shlex.quote(str(result.run.path))}"
+              + ("" if args.strategy == "default" else f" --strategy {args.strategy}"),
               file=sys.stderr, flush=True)
         return 128 + stop.signum
     print(f"run folder: {result.run.path}")

@@ -38,7 +38,12 @@ def load_training_data(config, data_name: str) -> TrainingData:
         data = load_mnist(config.data_dir or None)
         limit = config.data_limit or len(data)
         return TrainingData(to_model_range(data.images[:limit]), data.labels[:limit], data.source)
-    raise ConfigError(f"unknown data set {data_name!r}: expected one of gaussian, ring8, grid25, mnist")
+    if data_name == "mnist32":
+        # ProGAN grows to a power of two: the digits with 2 pixels of background (-1) on each side.
+        digits = load_training_data(config, "mnist")
+        padded = np.pad(digits.samples, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
+        return TrainingData(padded, digits.labels, f"{digits.source}, padded to 32x32")
+    raise ConfigError(f"unknown data set {data_name!r}: expected one of gaussian, ring8, grid25, mnist, mnist32")
 
 
 def epoch_batches(samples, batch_size: int, seed: int, epoch: int):

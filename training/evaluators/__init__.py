@@ -15,6 +15,7 @@ from gan_edge.errors import ConfigError
 EVALUATORS = {
     "toy": "training.evaluators.toy:ToyEvaluator",
     "mnist": "training.evaluators.mnist:MnistEvaluator",
+    "mnist32": "training.evaluators.mnist:CroppedMnistEvaluator",
     "modes": "training.evaluators.modes:ModesEvaluator",
 }
 

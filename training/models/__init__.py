@@ -22,6 +22,7 @@ MODELS: dict[str, str] = {
     "dcgan": "training.models.dcgan",
     "ring8": "training.models.ring8",
     "grid25": "training.models.grid25",
+    "progan": "training.models.progan",
 }
 
 

@@ -281,7 +281,12 @@ def _load_cached(cache_dir: Path, key: dict) -> Classifier | None:
     if not weights.is_file() or _file_sha256(weights) != info.get("weights_sha256"):
         return None
     model = build_classifier()
-    model.load_weights(str(weights))
+    try:
+        model.load_weights(str(weights))
+    except (KeyError, ValueError, OSError):
+        # A weights file in a layout this tf_keras cannot read (an older cache):
+        # retrain rather than fail; the new weights replace it.
+        return None
     return Classifier(model, accuracy=info["accuracy"], info=info, from_cache=True)
 
 
