@@ -67,7 +67,7 @@ from training.config import default_config  # noqa: E402
 from training.data.mnist import load_mnist, to_model_range  # noqa: E402
 from training.loop import FourStepRound  # noqa: E402
 from training.models import model_family  # noqa: E402
-from training.train import build_optimizer, build_round  # noqa: E402
+from training.train import build_optimizer, build_round, round_for  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/mnist")
 # Network passes per real image, in forward-pass units (see the docstring).
@@ -161,19 +161,6 @@ def _clone(model: keras.Model, swap) -> keras.Model:
     return clone
 
 
-def _round_from(config, generator, discriminator) -> FourStepRound:
-    return FourStepRound(
-        generator,
-        discriminator,
-        build_optimizer(config.g_optimizer),
-        build_optimizer(config.d_optimizer),
-        latent_dim=config.latent_dim,
-        latent_distribution=config.latent_distribution,
-        loss_mode=config.loss_mode,
-        seed=config.seed,
-    )
-
-
 def gan_edge(config, dataset):
     round_ = build_round(config)
     iterator = iter(dataset)
@@ -187,7 +174,7 @@ def gan_edge_xla(config, dataset):
         _RepeatUpSampling2D(layer.size[0]) if isinstance(layer, keras.layers.UpSampling2D)
         else layer.__class__.from_config(layer.get_config())
     )
-    round_ = _round_from(config, _clone(plain.generator, upsampling), plain.discriminator)
+    round_ = round_for(config, _clone(plain.generator, upsampling), plain.discriminator)
     jitted = tf.function(round_.round, jit_compile=True)
     # The iterator stays outside XLA: only the round body is compiled.
     loop = tf.function(lambda it, steps: FourStepRound._accumulate(jitted, it, steps))
@@ -208,7 +195,7 @@ def gan_edge_bf16(config, dataset):
         d = _clone(family.build_discriminator(config), last_in_fp32)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    round_ = _round_from(config, g, d)
+    round_ = round_for(config, g, d)
     iterator = iter(dataset)
     return lambda rounds: round_.run_rounds(iterator, tf.constant(rounds))["d_loss"].numpy()
 

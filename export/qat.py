@@ -143,24 +143,14 @@ def fine_tune(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {epochs!r}")
     from training.data import epoch_batches, load_training_data
-    from training.loop import FourStepRound
-    from training.train import build_optimizer
+    from training.train import round_for
 
     config = trained.config
     check_latents = sample_latent(config.latent_distribution, _FOLD_CHECK_SAMPLES, config.latent_dim,
                                   np.random.default_rng(config.seed + 3))
     generator = quantize_for_training(fold_batch_norm(trained.model, check_latents))
     discriminator = _restore_discriminator(trained)
-    round_ = FourStepRound(
-        generator,
-        discriminator,
-        build_optimizer(config.g_optimizer),
-        build_optimizer(config.d_optimizer),
-        latent_dim=config.latent_dim,
-        latent_distribution=config.latent_distribution,
-        loss_mode=config.loss_mode,
-        seed=config.seed + 3,
-    )
+    round_ = round_for(config, generator, discriminator, seed=config.seed + 3)
     data = load_training_data(config, trained.family.DATA)
     samples = tf.constant(data.samples)
     steps = math.ceil(len(data.samples) / config.batch_size)

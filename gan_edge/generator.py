@@ -272,13 +272,7 @@ class Generator:
         # Plain positive int and None / numpy Generator seeds skip the full checks.
         if type(n) is not int or n < 1:
             n = _check_n(n)
-        if seed is None:
-            rng = self._default_rng
-        elif type(seed) is np.random.Generator:
-            rng = seed
-        else:
-            rng = _rng(seed)
-        return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng=rng)
+        return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng=self._rng_for(seed))
 
     def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
         """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
@@ -297,13 +291,15 @@ class Generator:
             and out.flags.writeable
         ):
             self._check_out(out)
+        return self._run_into(out, rng=self._rng_for(seed))
+
+    def _rng_for(self, seed: Seed) -> np.random.Generator:
+        # None and numpy Generators skip the full checks: they are the hot path's seeds.
         if seed is None:
-            rng = self._default_rng
-        elif type(seed) is np.random.Generator:
-            rng = seed
-        else:
-            rng = _rng(seed)
-        return self._run_into(out, rng=rng)
+            return self._default_rng
+        if type(seed) is np.random.Generator:
+            return seed
+        return _rng(seed)
 
     # --- inside -----------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from training.models import model_family
 from training.progan_schedule import growth_driver
 from training.run import RunFolder
 
-__all__ = ["TrainResult", "train", "build_optimizer", "build_checkpoint", "build_round"]
+__all__ = ["TrainResult", "train", "build_optimizer", "build_checkpoint", "build_round", "round_for"]
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,26 @@ def build_round(config: TrainConfig) -> FourStepRound:
     """Fresh networks and optimizers for ``config``, seeded, wired into the four-step round."""
     keras.utils.set_random_seed(config.seed)  # weight initialisers
     family = model_family(config.model)
+    return round_for(config, family.build_generator(config), family.build_discriminator(config))
+
+
+def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None) -> FourStepRound:
+    """The four-step round over given networks, with fresh optimizers from ``config``.
+
+    For callers that bring their own networks (QAT fine-tuning, benchmarks); ``seed``
+    overrides the noise seed.
+    """
+    family = model_family(config.model)
     # A family may prepare its real samples before step (a) (progan: the fade-in blend).
     return getattr(family, "ROUND", FourStepRound)(
-        family.build_generator(config),
-        family.build_discriminator(config),
+        generator,
+        discriminator,
         build_optimizer(config.g_optimizer),
         build_optimizer(config.d_optimizer),
         latent_dim=config.latent_dim,
         latent_distribution=config.latent_distribution,
         loss_mode=config.loss_mode,
-        seed=config.seed,
+        seed=config.seed if seed is None else seed,
     )
 
 
