@@ -28,7 +28,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export_dir", nargs="?", type=Path, help="an export folder (default: make one)")
     parser.add_argument("--runs", type=int, default=20000, help="timed runs at batch 1 (default 20000)")
+    parser.add_argument("--big-batch", type=int, default=BIG_BATCH,
+                        help=f"the large batch of rows (c) and (d) (default {BIG_BATCH}; smaller for image models)")
     args = parser.parse_args()
+    big_batch = args.big_batch
 
     if args.export_dir is None:
         from gan_edge.cli.main import main as gan_edge_main
@@ -50,36 +53,37 @@ def main() -> int:
 
     bare_1 = time_bare_litert(model, threads=1, batch=1, runs=runs, warmup=runs // 10)
     wrap_1 = _time_calls(lambda: gen.generate(1, seed=rng), runs, runs // 10)
-    out = np.empty((BIG_BATCH, *gen.output_shape), dtype=np.float32)
+    out = np.empty((big_batch, *gen.output_shape), dtype=np.float32)
     wrap_big = _time_calls(lambda: gen.generate_into(out, seed=rng), big_runs, big_runs // 10)
-    bare_big = time_bare_litert(model, threads=1, batch=BIG_BATCH, runs=big_runs, warmup=big_runs // 10)
+    bare_big = time_bare_litert(model, threads=1, batch=big_batch, runs=big_runs, warmup=big_runs // 10)
 
     env = environment()
     print(
         f"{model.name}, 1 thread; python {env['python']}, numpy {env['numpy']}, "
         f"ai-edge-litert {env['ai_edge_litert']}; {env['cpu']}, {env['cpus_usable']} usable cores"
     )
-    print(f"medians of {runs:,} runs at batch 1 and {big_runs:,} at batch {BIG_BATCH:,}\n")
+    print(f"medians of {runs:,} runs at batch 1 and {big_runs:,} at batch {big_batch:,}\n")
     print(f"{'':44}{'p50 us':>10}{'p90 us':>10}{'samples/s':>14}")
     for label, t, batch in (
         ("(a) bare Interpreter, batch 1", bare_1, 1),
         ("(b) Generator.generate(1)", wrap_1, 1),
-        (f"(c) Generator.generate_into, batch {BIG_BATCH}", wrap_big, BIG_BATCH),
-        (f"(d) bare Interpreter, batch {BIG_BATCH}", bare_big, BIG_BATCH),
+        (f"(c) Generator.generate_into, batch {big_batch}", wrap_big, big_batch),
+        (f"(d) bare Interpreter, batch {big_batch}", bare_big, big_batch),
     ):
         print(f"{label:44}{t.p50_us:>10.3f}{t.p90_us:>10.3f}{batch * 1e6 / t.p50_us:>14,.0f}")
 
     overhead = wrap_1.p50_us - bare_1.p50_us
-    throughput = BIG_BATCH * 1e6 / wrap_big.p50_us
+    throughput = big_batch * 1e6 / wrap_big.p50_us
     print()
     print(
         f"wrapper overhead at batch 1: (b) - (a) = {overhead:.3f} us, (b) / (a) = "
-        f"{wrap_1.p50_us / bare_1.p50_us:.2f}x; target < {OVERHEAD_TARGET_US:g} us: "
-        f"{'met' if overhead < OVERHEAD_TARGET_US else 'NOT met'}"
+        f"{wrap_1.p50_us / bare_1.p50_us:.2f}x (+{100 * overhead / bare_1.p50_us:.1f}%); toy target < "
+        f"{OVERHEAD_TARGET_US:g} us: {'met' if overhead < OVERHEAD_TARGET_US else 'NOT met'}; "
+        f"DCGAN target <= 5%: {'met' if overhead <= 0.05 * bare_1.p50_us else 'NOT met'}"
     )
     print(
-        f"throughput at batch {BIG_BATCH}: (c) {throughput / 1e6:.1f} M samples/s, (c) / (d) = "
-        f"{bare_big.p50_us / wrap_big.p50_us:.2f}x of the bare interpreter's rate; target >= "
+        f"throughput at batch {big_batch}: (c) {throughput / 1e6:.1f} M samples/s, (c) / (d) = "
+        f"{bare_big.p50_us / wrap_big.p50_us:.2f}x of the bare interpreter's rate; toy target >= "
         f"{THROUGHPUT_TARGET / 1e6:g} M: {'met' if throughput >= THROUGHPUT_TARGET else 'NOT met'}"
     )
     return 0
