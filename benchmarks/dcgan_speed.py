@@ -69,7 +69,8 @@ from training.loop import FourStepRound  # noqa: E402
 from training.models import model_family  # noqa: E402
 from training.train import build_optimizer, build_round, round_for  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/data/mnist")
+# The project keeps a copy of shared/ beside the repository (the MNIST test split).
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 # Network passes per real image, in forward-pass units (see the docstring).
 PASSES = {"gan-edge": (7, 12), "keras (book)": (4, 9), "tf tutorial": (3, 8)}
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -18,7 +18,8 @@ from training.metrics.mnist import classes as cls
 from training.metrics.mnist.fcd import fcd, feature_statistics
 from training.metrics.mnist.precision_recall import knn_radii, precision_recall
 
-MNIST_DIR = Path("/work/shared/data/mnist")  # the 10,000-image test split
+# CI clones the repository with a copy of shared/ beside it: the 10,000-image test split.
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 TEST_EPOCHS = 2
 
 
