@@ -20,6 +20,8 @@ that lost a digit the float generator draws from the same latents (``check_task_
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +88,7 @@ class ImageTask:
     reference: np.ndarray
     classifier: Any
     samples: int  # the first ``samples`` generated images are measured
+    border: int = 0  # pixels of padding cropped from generated images first (ProGAN's 32x32)
 
 
 def compare(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
@@ -106,9 +109,16 @@ def check_gate(variant: str, fidelity: dict[str, float], min_psnr_db: float) -> 
         )
 
 
+def measured_images(images: np.ndarray, target: ImageTask) -> np.ndarray:
+    """The first ``target.samples`` images, with ``target.border`` pixels cropped from each side."""
+    images = images[: target.samples]
+    b = target.border
+    return images[:, b:-b, b:-b, :] if b else images
+
+
 def digit_shares(images: np.ndarray, target: ImageTask) -> np.ndarray:
-    """The share of each digit (10,) among the classifier's predictions on the first ``target.samples`` images."""
-    classes = target.classifier.predict_classes(images[: target.samples])
+    """The share of each digit (10,) among the classifier's predictions on the measured images."""
+    classes = target.classifier.predict_classes(measured_images(images, target))
     return np.bincount(classes, minlength=10)[:10] / max(len(classes), 1)
 
 
@@ -142,6 +152,8 @@ def task_target(config) -> np.ndarray | ImageTask | None:
         return gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
     if data_name == "mnist":
         return _mnist_task(config)
+    if data_name == "mnist32":  # ProGAN: 28x28 digits padded to 32x32, measured on the centre
+        return dataclasses.replace(_mnist_task(config), border=2)
     return None
 
 
@@ -153,7 +165,7 @@ def task_metrics(samples: np.ndarray, target: np.ndarray | ImageTask | None) -> 
     if isinstance(target, ImageTask):
         from training.metrics.mnist import evaluate as evaluate_images
 
-        measured = evaluate_images(samples[: target.samples], target.reference, target.classifier)
+        measured = evaluate_images(measured_images(samples, target), target.reference, target.classifier)
         return {name: measured[name] for name in IMAGE_TASK_METRICS}
     from training.metrics.toy import evaluate
 

@@ -153,3 +153,24 @@ def test_export_to_tflite_and_onnx_generates_32x32(progan_run, tmp_path):
         assert artifact.fidelity["max_abs_err"] < 1e-3, artifact
         images = gan_edge.load(artifact.path).generate(5, seed=0)
         assert images.shape == (5, 32, 32, 1) and np.all(np.abs(images) <= 1 + 1e-6)
+
+
+def test_export_report_and_evaluate_measure_the_cropped_centre(progan_run, tmp_path, capsys):
+    import json
+
+    from gan_edge.cli.main import main
+
+    artifacts = export_run_float32(progan_run, tmp_path)
+    report = json.loads((artifacts[0].path.parent / "report.json").read_text())
+    entry = report["artifacts"][0]
+    for name in ("fcd", "classes_covered", "precision", "recall"):
+        assert name in entry, name
+    assert main(["evaluate", str(progan_run.run.path), "--samples", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "real_vs_real" in out and "untrained_vs_real" in out
+
+
+def export_run_float32(progan_run, tmp_path):
+    from export import export_run
+
+    return export_run(progan_run.run.path, tmp_path / "export32", formats=("float32",), fidelity_samples=64)

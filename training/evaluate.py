@@ -36,13 +36,22 @@ def evaluate_generator(
     from training.metrics.mnist import evaluate, load_or_train_classifier, reference_values
     from training.train import build_round
 
+    if family.EVALUATOR == "mnist32":
+        # ProGAN draws 28x28 digits padded to 32x32: measure the centre, as training does.
+        from training.evaluators.mnist import CroppedMnistEvaluator, crop_border
+
+        uncropped = generate
+        generate = lambda z: crop_border(uncropped(z), CroppedMnistEvaluator.BORDER)  # noqa: E731
     real = load_mnist(config.data_dir or None)
     images = to_model_range(real.images)
     classifier = load_or_train_classifier(classifier_cache_dir(), images, real.labels)
     half = min(samples, len(images) // 2)
     untrained = build_round(config).generator
+    untrained_samples = untrained(latent[:half], training=False).numpy()
+    if family.EVALUATOR == "mnist32":
+        untrained_samples = crop_border(untrained_samples, CroppedMnistEvaluator.BORDER)
     rows = reference_values(images[: 2 * half], real.labels[: 2 * half], classifier,
-                            untrained(latent[:half], training=False).numpy(), seed=seed)
+                            untrained_samples, seed=seed)
     # The same reference half as the two rows above, so all three share it.
     order = np.random.default_rng(seed).permutation(2 * half)
     reference = images[order[half : 2 * half]]
