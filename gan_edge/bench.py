@@ -208,6 +208,7 @@ def bench_tf_baseline(
     runs: int = 100,
     warmup: int = 10,
     macs_per_sample: int | None = None,
+    threads: int | None = None,
 ) -> list[BenchRow]:
     """Rows for the run's float tf_keras generator: an eager call and a ``tf.function``.
 
@@ -216,9 +217,18 @@ def bench_tf_baseline(
     on the same latents a gan_edge row would draw first (seed 0, the run's latent
     distribution) and fetches the result as numpy, so host copies are paid as on
     the edge side; latent sampling is not timed. ``threads`` on these rows is
-    TensorFlow's intra-op thread count (0: its default, one per core).
+    TensorFlow's intra-op thread count (0: its default, one per core); ``threads``
+    sets it, so the baseline runs on as many threads as the rows beside it, when
+    TensorFlow has not started its runtime yet in this process.
     """
     import tensorflow as tf
+
+    if threads is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # TensorFlow already running here: the rows report the count it uses
 
     from export.source import load_generator
     from gan_edge.latent import sample_latent

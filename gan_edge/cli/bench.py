@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
         macs = _macs_of_run(rows, args.tf_baseline)
         rows = add_speedups(
-            rows + bench_tf_baseline(args.tf_baseline, batches=batches, runs=runs, warmup=warmup, macs_per_sample=macs)
+            rows + bench_tf_baseline(args.tf_baseline, batches=batches, runs=runs, warmup=warmup, macs_per_sample=macs,
+                                   threads=threads[0] if len(threads) == 1 else None)
         )
     env = environment()
     print(
