@@ -72,13 +72,19 @@ class BenchRow:
     init_us: float  # load(): file checks, manifest, interpreter creation
     first_us: float  # the first inference at this batch size (resizes included)
     timing: Timing
-    us_per_sample: float  # mean / batch
-    samples_per_s: float  # batch / mean
     peak_rss_mb: float  # of the whole process so far
     model_bytes: int
     macs_per_sample: int | None = None  # None: not countable (ONNX, unless a .tflite twin)
     source_run: str | None = None  # the manifest's run, to match artifacts of one network
     vs_tf_function: float | None = None  # tf.function p50 / this p50, same batch
+
+    @property
+    def us_per_sample(self) -> float:
+        return self.timing.mean_us / self.batch
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.batch * 1e6 / self.timing.mean_us
 
     @property
     def gmac_per_s(self) -> float | None:
@@ -91,6 +97,8 @@ class BenchRow:
         """Flat, with the timing fields inlined: one JSON object or CSV row."""
         row = dataclasses.asdict(self)
         row.update(row.pop("timing"))
+        row["us_per_sample"] = self.us_per_sample
+        row["samples_per_s"] = self.samples_per_s
         row["gmac_per_s"] = self.gmac_per_s
         return row
 
@@ -190,8 +198,6 @@ def bench_model(
                     init_us=init_us,
                     first_us=first_us,
                     timing=timing,
-                    us_per_sample=timing.mean_us / batch,
-                    samples_per_s=batch * 1e6 / timing.mean_us,
                     peak_rss_mb=peak_rss_mb(),
                     model_bytes=path.stat().st_size,
                     macs_per_sample=macs,
@@ -261,8 +267,6 @@ def bench_tf_baseline(
                     init_us=init_us,
                     first_us=first_us,
                     timing=timing,
-                    us_per_sample=timing.mean_us / batch,
-                    samples_per_s=batch * 1e6 / timing.mean_us,
                     peak_rss_mb=peak_rss_mb(),
                     model_bytes=0,
                     macs_per_sample=macs_per_sample,

@@ -28,7 +28,7 @@ from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 
 from gan_edge.errors import InputError
-from training.metrics.checks import finite_float64
+from training.metrics.checks import points_2d
 from gan_edge.io import atomic_path
 
 __all__ = [
@@ -253,13 +253,7 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
 
 
 def _check_points(name: str, points) -> np.ndarray:
-    arr = np.asarray(points)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"{name} must have shape (n, 2), got {arr.shape}")
-    if len(arr) < 2:
-        raise InputError(f"{name} must have at least 2 points for an ellipse, got {len(arr)}")
-    arr = finite_float64(name, arr)
-    return arr
+    return points_2d(name, points, why=' for an ellipse')
 
 
 def _check_snapshots(snapshots: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:

@@ -16,3 +16,13 @@ def finite_float64(name: str, values: np.ndarray) -> np.ndarray:
     if bad:
         raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
     return values
+
+
+def points_2d(name: str, points, *, why: str = "") -> np.ndarray:
+    """``points`` as a finite float64 (n, 2) array with n >= 2; ``why`` ends the count message."""
+    arr = np.asarray(points)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError(f"{name} must have shape (n, 2), got {arr.shape}")
+    if len(arr) < 2:
+        raise InputError(f"{name} must have at least 2 points{why}, got {len(arr)}")
+    return finite_float64(name, arr)

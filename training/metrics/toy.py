@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_edge.errors import InputError
-from training.metrics.checks import finite_float64
+from training.metrics.checks import points_2d
 
 __all__ = ["NAMES", "evaluate", "sliced_wasserstein"]
 
@@ -95,10 +95,4 @@ def _wasserstein1_sorted(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
 
 
 def _check_points(name: str, points) -> np.ndarray:
-    arr = np.asarray(points)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"{name} must have shape (n, 2), got {arr.shape}")
-    if len(arr) < 2:
-        raise InputError(f"{name} must have at least 2 points, got {len(arr)}")
-    arr = finite_float64(name, arr)
-    return arr
+    return points_2d(name, points)
