@@ -8,6 +8,11 @@ sample grid. Targets from the issue: recognisable digits to a person looking at
 the grid, and at least 9 of the 10 classes covered.
 
     python benchmarks/dcgan_quality.py [--preset default|book] [--epochs 20] [--out DIR]
+                                       [--remedy mbstd|minibatch_discrimination|diversity] [--pack M]
+
+With --remedy or --pack the discriminator takes that mode-collapse remedy (the winner of
+benchmarks/mode_collapse.py), and the results are written under a name that says so,
+beside the run without it.
 """
 
 from __future__ import annotations
@@ -42,16 +47,21 @@ def main() -> int:
     parser.add_argument("--preset", default="default", choices=("default", "book"))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--eval-every", type=int, default=2)
+    parser.add_argument("--remedy", default="none", help="a mode-collapse remedy of D (training/config.py REMEDIES)")
+    parser.add_argument("--pack", type=int, default=1, help="PacGAN: D judges this many images at once")
     parser.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
 
     config = default_config("dcgan", args.preset).with_overrides(
-        {"epochs": args.epochs, "eval_every": args.eval_every}
+        {"epochs": args.epochs, "eval_every": args.eval_every, "remedy": args.remedy, "pack": args.pack}
     )
-    out = args.out or ROOT / "runs" / f"dcgan-quality-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"DCGAN, preset {args.preset}: {config.epochs} epochs, batch {config.batch_size}, "
-          f"{config.d_optimizer.name} lr {config.d_optimizer.learning_rate}; run folder {out}", flush=True)
+    label = args.preset + (f"_{args.remedy}" if args.remedy != "none" else "") + (
+        f"_pack{args.pack}" if args.pack > 1 else "")
+    out = args.out or ROOT / "runs" / f"dcgan-quality-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    print(f"DCGAN, preset {args.preset}, remedy {args.remedy}, pack {args.pack}: {config.epochs} epochs, "
+          f"batch {config.batch_size}, {config.d_optimizer.name} lr {config.d_optimizer.learning_rate}; "
+          f"run folder {out}", flush=True)
     started = time.perf_counter()
 
     def on_epoch(record: dict) -> None:
@@ -80,11 +90,11 @@ def main() -> int:
 
     args.results.mkdir(parents=True, exist_ok=True)
     grid = result.run.figures / f"samples_epoch_{config.epochs:04d}.png"
-    shutil.copy(grid, args.results / f"dcgan_{args.preset}_samples.png")
-    (args.results / f"dcgan_{args.preset}_quality.json").write_text(
+    shutil.copy(grid, args.results / f"dcgan_{label}_samples.png")
+    (args.results / f"dcgan_{label}_quality.json").write_text(
         json.dumps({"minutes": minutes, "records": result.records, "rows": rows}, indent=2)
     )
-    print(f"grid: {args.results / f'dcgan_{args.preset}_samples.png'}")
+    print(f"grid: {args.results / f'dcgan_{label}_samples.png'}")
     return 0
 
 

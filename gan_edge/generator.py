@@ -38,6 +38,10 @@ __all__ = ["Generator", "load"]
 # A last, shorter chunk is padded rather than resized to, so a steady stream of
 # same-sized calls never reallocates the interpreter.
 _DYNAMIC_CHUNK = 256
+# Calls of up to this many rows with the default stream (seed=None) take their latents
+# from a block drawn and quantized this many rows at a time: the draw and the
+# quantization are a few numpy calls whatever their size, so per row they cost ~1/64th.
+_AHEAD_ROWS = 64
 # Tolerance when comparing the model's quantization scales with the manifest's.
 _SCALE_RTOL = 1e-6
 
@@ -185,6 +189,12 @@ class Generator:
         self._default_rng = np.random.default_rng()
         # float32 scratch for quantizing one chunk of latents, made once per chunk size.
         self._scratch = np.empty((0, manifest.latent_dim), dtype=np.float32)
+        # Latents drawn ahead from the default stream, ready in the model's input dtype;
+        # made at the first small seed=None call. The stream is the same as drawing row
+        # by row (numpy fills arrays value by value); no seeded call ever uses it.
+        self._ahead: np.ndarray | None = None
+        self._ahead_scratch = np.empty((_AHEAD_ROWS, manifest.latent_dim), dtype=np.float32)
+        self._ahead_next = _AHEAD_ROWS
         # --- precomputed for the hot path (generate at batch 1 costs a few us, so
         # every attribute lookup and argument check saved there shows) ---
         self._sample_shape = tuple(manifest.output_shape)
@@ -395,6 +405,31 @@ class Generator:
         # are never read.
         if rows != x.shape[0]:
             x = x[:rows]
+        if rng is self._default_rng and rows <= _AHEAD_ROWS:
+            taken = self._ahead_next
+            if taken + rows <= _AHEAD_ROWS:  # the common case
+                np.copyto(x, self._ahead[taken : taken + rows])
+                self._ahead_next = taken + rows
+                return
+            left = _AHEAD_ROWS - taken  # the block's last rows first, then a new block
+            if left:
+                np.copyto(x[:left], self._ahead[taken:])
+            self._draw_ahead()
+            np.copyto(x[left:], self._ahead[: rows - left])
+            self._ahead_next = rows - left
+            return
+        self._draw_input(x, rows, rng, z, start, self._scratch)
+
+    def _draw_ahead(self) -> None:
+        if self._ahead is None:
+            self._ahead = np.empty((_AHEAD_ROWS, self.latent_dim), dtype=self._in_dtype)
+        self._draw_input(self._ahead, _AHEAD_ROWS, self._default_rng, None, 0, self._ahead_scratch)
+
+    def _draw_input(
+        self, x: np.ndarray, rows: int, rng: np.random.Generator | None, z, start: int, scratch: np.ndarray
+    ) -> None:
+        """Latents for ``rows`` rows of ``x``, drawn from ``rng`` or taken from ``z``, in
+        the model's input dtype (quantized through ``scratch`` when it is int8)."""
         if self._in_q is None:
             if z is not None:
                 np.copyto(x, z[start : start + rows], casting="unsafe")
@@ -403,7 +438,7 @@ class Generator:
             else:
                 _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=x)
             return
-        s = self._scratch if rows == self._scratch.shape[0] else self._scratch[:rows]
+        s = scratch if rows == scratch.shape[0] else scratch[:rows]
         scale, zero_point, low, high = self._q_in
         if z is None:
             if self._draw_affine is not None:

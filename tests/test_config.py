@@ -36,6 +36,8 @@ def test_round_trip_through_json():
         ({"d_optimizer": {"name": "rmsprop"}}, "unknown optimizer name 'rmsprop': expected one of adam, sgd"),
         ({"d_optimizer": {"lr": 1}}, "unknown key 'lr' in config.d_optimizer"),
         ({"data_mean": [1, 2, 3]}, "config.data_mean must be a list of 2 numbers"),
+        ({"g_optimizer": {"final_learning_rate": -1e-5}}, "final_learning_rate must be 0 (constant rate) or positive"),
+        ({"g_optimizer": {"final_learning_rate": "low"}}, "config.g_optimizer.final_learning_rate must be"),
     ],
 )
 def test_bad_overrides_are_refused_by_name(overrides, message):
@@ -55,3 +57,29 @@ def test_config_file_errors(tmp_path):
     listed.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="must hold a JSON object, got list"):
         load_config_file(listed)
+
+
+def test_a_final_learning_rate_decays_linearly_over_the_runs_updates():
+    import tf_keras as keras
+
+    from training.train import build_optimizer, build_round
+
+    def schedule(optimizer):
+        return keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
+
+    config = default_config("dcgan").with_overrides(  # its preset: Adam 2e-4, constant
+        {"d_optimizer": {"learning_rate": 1e-3, "final_learning_rate": 1e-5}})
+    rate = schedule(build_optimizer(config.d_optimizer, updates=100))
+    assert [float(rate(step)) for step in (0, 50, 100, 400)] == pytest.approx([1e-3, 5.05e-4, 1e-5, 1e-5])
+    # Without the run's length, or without a final rate, the rate stays constant.
+    assert build_optimizer(config.d_optimizer).get_config()["learning_rate"] == pytest.approx(1e-3)
+    assert build_optimizer(config.g_optimizer, updates=100).get_config()["learning_rate"] == pytest.approx(2e-4)
+    # Two updates per round for each network; D's warm-up rounds count for D only.
+    round_ = build_round(config.with_overrides({"g_optimizer": {"final_learning_rate": 1e-6}}), 30, warmup_rounds=10)
+    assert schedule(round_.d_optimizer).decay_steps == 80
+    assert schedule(round_.g_optimizer).decay_steps == 60
+
+
+def test_a_final_learning_rate_round_trips_through_json():
+    config = default_config("grid25").with_overrides({"g_optimizer": {"final_learning_rate": 1e-5}})
+    assert config_from_dict(json.loads(json.dumps(config.to_dict()))) == config

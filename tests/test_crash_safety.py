@@ -142,8 +142,8 @@ def _diverging_train(monkeypatch, tmp_path, corrupt):
 
     build = train_module.build_round
 
-    def build_round(config):
-        round_ = build(config)
+    def build_round(config, *args, **kwargs):
+        round_ = build(config, *args, **kwargs)
         original, calls = round_.run_rounds, []
 
         def run_rounds(iterator, steps):

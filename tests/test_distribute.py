@@ -165,6 +165,16 @@ def test_batch_statistics_remedies_are_refused_under_a_strategy():
         plan_for("mirrored", config)
 
 
+def test_an_xla_round_is_refused_under_a_strategy():
+    from training.config import default_config
+    from training.distribute import plan_for
+
+    config = default_config("ring8")  # its preset compiles the round with XLA
+    with pytest.raises(ConfigError, match="jit_compile compiles the single-device round, not strategy 'mirrored'"):
+        plan_for("mirrored", config)
+    assert plan_for("default", config) is None
+
+
 def test_replica_slices_cover_the_global_batch_once():
     from training.distribute import replica_slice
 

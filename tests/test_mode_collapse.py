@@ -41,6 +41,12 @@ def test_presets_load_the_protocols_sample_count():
     assert (config.data_samples, config.batch_size, config.latent_dim, config.eval_samples) == (100_000, 100, 2, 2500)
     data = load_training_data(config.with_overrides({"data_samples": 1000}), "ring8")
     assert data.samples.shape == (1000, 2)
+    # "paper" is the protocol's schedule; "default" compresses it (a decaying rate, XLA).
+    paper = default_config("ring8", "paper")
+    assert (paper.epochs, paper.d_optimizer.learning_rate, paper.d_optimizer.beta_1) == (400, 1e-4, 0.8)
+    assert paper.g_optimizer.final_learning_rate == 0.0
+    assert (config.d_optimizer.learning_rate, config.d_optimizer.final_learning_rate, config.jit_compile) == (
+        1e-3, 1e-5, True)
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -87,6 +93,15 @@ def test_pack_reshapes_consecutive_samples():
     assert Pack(5)(x).shape == (2, 10)  # a trailing partial pack is dropped
 
 
+def test_pack_stacks_images_along_the_channel_axis():
+    images = tf.reshape(tf.range(6 * 3 * 3 * 2, dtype=tf.float32), (6, 3, 3, 2))
+    packed = Pack(3)(images)
+    assert packed.shape == (2, 3, 3, 6)
+    # Pack 1 holds images 3, 4, 5: channels 0-1 are image 3's, 2-3 image 4's, 4-5 image 5's.
+    for k in range(3):
+        np.testing.assert_array_equal(packed[1, :, :, 2 * k : 2 * k + 2], images[3 + k])
+
+
 @pytest.mark.parametrize("layer, extra", [(MinibatchStdDev(), 1), (MinibatchDiscrimination(16, 5), 16),
                                           (BatchDiversity(), 1)])
 def test_batch_features_react_to_diversity(layer, extra):
@@ -117,8 +132,23 @@ def test_bad_pack_factors_are_refused_with_the_valid_ones(pack):
 def test_unknown_remedy_and_remedy_on_other_models_are_refused():
     with pytest.raises(ConfigError, match="unknown remedy 'unrolled': expected one of none, minibatch_discrimination"):
         default_config("ring8").with_overrides({"remedy": "unrolled"})
-    with pytest.raises(ConfigError, match="remedy and pack apply to ring8, grid25 only"):
+    with pytest.raises(ConfigError, match="remedy and pack apply to ring8, grid25, dcgan only"):
         default_config("toy2d").with_overrides({"pack": 2})
+
+
+@pytest.mark.parametrize("overrides", [{"pack": 2}, {"remedy": "mbstd"}, {"remedy": "minibatch_discrimination"}])
+def test_the_dcgan_discriminator_takes_each_remedy(overrides):
+    from training.models import dcgan
+
+    config = default_config("dcgan").with_overrides(overrides)
+    discriminator = dcgan.build_discriminator(config)
+    images = tf.random.uniform((8, 28, 28, 1), -1.0, 1.0)
+    judged = discriminator(images, training=False)
+    assert judged.shape == (8 // config.pack, 1)
+    plain = dcgan.build_discriminator(default_config("dcgan"))
+    # The option adds exactly its own layer and leaves the book's layers as they were.
+    assert len(discriminator.layers) == len(plain.layers) + 1
+    assert discriminator.get_layer("pack" if "pack" in overrides else overrides["remedy"]) is not None
 
 
 def test_one_epoch_of_ring8_with_a_remedy_records_the_mode_metrics(tmp_path):

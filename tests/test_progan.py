@@ -122,6 +122,56 @@ def test_tiny_training_records_resolution_and_alpha(progan_run):
     assert {"resolution", "alpha"} <= tags
 
 
+def test_the_driver_reports_each_resolution_it_moves_past_once(fresh_round):
+    round_, driver = fresh_round
+    for growth in driver.growths:  # the clock at 0, whatever the tests before left
+        growth.images.assign(0)
+    done = []
+    driver.on_resolution_done = done.append
+    try:
+        driver.advance(20)  # still 4x4
+        driver.advance(20)  # 40: the fade-in of 8x8 began
+        driver.advance(150)  # 190: past 8x8 and into the fade-in of 16x16
+        driver.advance(100)  # 290: past 16x16, stable at 32x32
+        driver.advance(500)  # 32x32 is never "done": training ends there
+    finally:
+        driver.on_resolution_done = None
+        for growth in driver.growths:
+            growth.images.assign(0)
+        _set(driver, 4, 1.0)
+    assert done == [4, 8, 16]
+
+
+def test_render_at_draws_one_resolution_and_puts_the_phase_back(fresh_round):
+    from training.models.progan import render_at
+
+    round_, driver = fresh_round
+    _set(driver, 16, 0.5)
+    z = np.random.default_rng(2).normal(size=(2, 128)).astype(np.float32)
+    at_8 = render_at(round_.generator, z, 8)
+    np.testing.assert_array_equal(at_8, _upsampled(at_8, 4))  # 8x8 blocks of 4x4 pixels
+    _set(driver, 8, 1.0)
+    np.testing.assert_array_equal(at_8, round_.generator(z, training=False).numpy())
+    _set(driver, 16, 0.5)
+    render_at(round_.generator, z, 32)
+    for growth in driver.growths:
+        assert (float(growth.level.numpy()), float(growth.alpha.numpy())) == (2.0, 0.5)
+    _set(driver, 4, 1.0)
+
+
+def test_the_run_draws_its_samples_at_each_resolution_it_grew_past(progan_run):
+    figures = progan_run.run.figures
+    # The tiny run ends halfway through the fade-in of 32x32: 4, 8 and 16 are behind it.
+    assert sorted(f.name for f in figures.glob("growth_*.npy")) == ["growth_04.npy", "growth_08.npy", "growth_16.npy"]
+    for side, factor in ((4, 8), (8, 4), (16, 2)):
+        panel = np.load(figures / f"growth_{side:02d}.npy")
+        assert panel.shape == (16, 32, 32, 1)
+        np.testing.assert_array_equal(panel, _upsampled(panel, factor))
+        assert (figures / f"samples_{side}x{side}.png").stat().st_size > 0
+    assert (figures / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (figures / "samples_32x32.png").exists()
+
+
 def test_resume_in_the_middle_of_a_fade_in_restores_alpha(progan_run, tmp_path):
     import tensorflow as tf
 

@@ -379,3 +379,15 @@ def test_steady_state_reuses_the_buffers(runtime_export):
 def test_seed_none_draws_fresh_samples(runtime_export):
     gen = gan_edge.load(runtime_export("float32"))
     assert not np.array_equal(gen.generate(8), gen.generate(8))
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8"])
+def test_unseeded_calls_draw_the_default_stream_in_order(runtime_export, variant):
+    # seed=None calls of a few rows take latents from a block drawn ahead; whatever the
+    # call sizes, the rows are the stream's next ones, as if drawn call by call.
+    gen = gan_edge.load(runtime_export(variant))
+    gen._default_rng = np.random.default_rng(7)  # the unseeded stream, made reproducible
+    sizes = [1] * 50 + [30, 1, 64, 3] + [1] * 20
+    rows = np.concatenate([gen.generate(n) for n in sizes])
+    expected = gen.generate_from_latent(np.random.default_rng(7).random((sum(sizes), 4), dtype=np.float32))
+    np.testing.assert_array_equal(rows, expected)

@@ -35,7 +35,7 @@ LOSS_MODES = ("standard", "book")
 # Mode-collapse remedies of the discriminator (training/models/remedies.py); packing is `pack`.
 REMEDIES = ("none", "minibatch_discrimination", "mbstd", "diversity")
 # The models whose discriminator takes a remedy or a pack factor.
-REMEDY_MODELS = ("ring8", "grid25")
+REMEDY_MODELS = ("ring8", "grid25", "dcgan")
 OPTIMIZERS = ("adam", "sgd")
 # The models that grow progressively, and the resolution their data has (a schedule must end there).
 GROWING_MODELS = {"progan": 32}
@@ -50,10 +50,17 @@ class OptimizerConfig:
     beta_1: float = 0.5  # adam only
     momentum: float = 0.0  # sgd only
     nesterov: bool = False  # sgd only
+    # When set, the learning rate falls linearly from learning_rate to this over the
+    # run's updates (the epochs configured): a high rate spreads G over the data early,
+    # a low one sharpens it late, in fewer rounds than a constant low rate needs
+    # (benchmarks/mode_collapse.py). 0: constant.
+    final_learning_rate: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice("optimizer name", self.name, OPTIMIZERS)
         _check_positive("learning_rate", self.learning_rate)
+        if self.final_learning_rate < 0.0:
+            raise ConfigError(f"final_learning_rate must be 0 (constant rate) or positive, got {self.final_learning_rate}")
         if not 0.0 <= self.beta_1 < 1.0:
             raise ConfigError(f"beta_1 must be in [0, 1), got {self.beta_1}")
         if not 0.0 <= self.momentum < 1.0:
@@ -115,7 +122,12 @@ class TrainConfig:
     # Rounds per compiled call: 0 runs a whole epoch in one graph; a smaller number
     # lets the progress bar move during long epochs, at a small cost per call.
     rounds_per_call: int = 0
-    # Mode-collapse remedies (ring8, grid25): one of REMEDIES, and PacGAN's pack factor
+    # Compile each round with XLA. On this 2-core CPU it makes the ring8/grid25 round
+    # 1.4x faster (small dense layers whose elementwise ops XLA fuses) and the DCGAN's
+    # 0.62x as fast (its convolutions leave oneDNN): benchmarks/mode_collapse.py,
+    # benchmarks/dcgan_speed.py. Single-device training only.
+    jit_compile: bool = False
+    # Mode-collapse remedies (ring8, grid25, dcgan): one of REMEDIES, and PacGAN's pack factor
     # (D judges `pack` samples at once; it must divide batch_size).
     remedy: str = "none"
     pack: int = 1
@@ -177,9 +189,11 @@ _DCGAN_COMMON = {
 }
 # The PacGAN protocol (fjxmlzn/PacGAN, synthetic_data_experiments/*/config.py): 100,000
 # samples, batches of 100, 2-D N(0, I) latents, Adam lr 1e-4 beta_1 0.8 for both networks,
-# the standard GAN loss, 400 epochs ("paper" preset). "default" trains 10 epochs (10,000
-# rounds), which a 2-core CPU runs in minutes rather than hours.
+# the standard GAN loss, 400 epochs: the "paper" preset (400,000 rounds, hours per run on
+# a 2-core CPU). "default" compresses it for this CPU: 10 epochs with the rate falling
+# linearly from 1e-3 to 1e-5, each round compiled with XLA (benchmarks/mode_collapse.py).
 _PACGAN_ADAM = {"name": "adam", "learning_rate": 1e-4, "beta_1": 0.8}
+_FAST_ADAM = {"name": "adam", "learning_rate": 1e-3, "beta_1": 0.8, "final_learning_rate": 1e-5}
 _MULTIMODE = {
     "epochs": 10,
     "batch_size": 100,
@@ -187,12 +201,14 @@ _MULTIMODE = {
     "latent_distribution": "normal",
     "loss_mode": "standard",
     "pretrain_discriminator": False,
-    "d_optimizer": _PACGAN_ADAM,
-    "g_optimizer": _PACGAN_ADAM,
+    "d_optimizer": _FAST_ADAM,
+    "g_optimizer": _FAST_ADAM,
     "data_samples": 100_000,
     "eval_samples": 2500,  # the protocol measures 2,500 generated points
     "rounds_per_call": 100,
+    "jit_compile": True,
 }
+_MULTIMODE_PAPER = {**_MULTIMODE, "epochs": 400, "d_optimizer": _PACGAN_ADAM, "g_optimizer": _PACGAN_ADAM}
 # ProGAN on MNIST padded to 32x32 (Karras et al., 2018): Adam lr 1e-3, beta_1 0 as in the
 # paper; phases of 6,000 images (the paper shows 800,000 per phase at 1024x1024), so the
 # 32x32 stable phase starts after 36,000 images (3.6 epochs of the 10,000 test digits).
@@ -209,8 +225,8 @@ _PROGAN = {
 }
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "toy2d": {"default": {}},
-    "ring8": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
-    "grid25": {"default": _MULTIMODE, "paper": {**_MULTIMODE, "epochs": 400}},
+    "ring8": {"default": _MULTIMODE, "paper": _MULTIMODE_PAPER},
+    "grid25": {"default": _MULTIMODE, "paper": _MULTIMODE_PAPER},
     "progan": {"default": _PROGAN},
     "dcgan": {
         # The Adam setting of the TensorFlow DCGAN tutorial (Radford et al., 2016).

@@ -53,6 +53,9 @@ def plan_for(name: str, config) -> "DistributedPlan | None":
         what = f"remedy {config.remedy!r}" if config.remedy != "none" else f"pack {config.pack}"
         raise ConfigError(f"{what} judges whole batches, which strategy {name!r} splits over replicas: "
                           "train it with --strategy default")
+    if config.jit_compile:
+        raise ConfigError(f"jit_compile compiles the single-device round, not strategy {name!r}'s: "
+                          "train it with --strategy default, or set jit_compile false")
     if name == "mirrored":
         # MirroredStrategy() takes every GPU, else only CPU:0; CPU devices split with
         # tf.config.set_logical_device_configuration are taken explicitly.

@@ -1,4 +1,5 @@
-"""Grids of generated digits, like the book's Figures 22-22 to 22-24."""
+"""Grids of generated digits, like the book's Figures 22-22 to 22-24, and side-by-side
+panels of such grids (ProGAN's samples at each resolution)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_path
 
-__all__ = ["tile", "write_grid"]
+__all__ = ["tile", "write_grid", "write_panels"]
 
 
 def tile(images: np.ndarray, columns: int | None = None) -> np.ndarray:
@@ -46,6 +47,28 @@ def write_grid(images: np.ndarray, path: str | Path, title: str, labels: list[st
         for i, label in enumerate(labels):
             r, c = divmod(i, columns)
             axes.text(c * w + 1, r * h + 6, label, color="yellow", fontsize=7)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return path
+
+
+def write_panels(panels: dict[str, np.ndarray], path: str | Path, title: str, columns: int = 4) -> Path:
+    """One grid per panel, side by side, each titled by its key (atomically)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise InputError("write_panels needs at least one panel, got none")
+    figure = Figure(figsize=(2.6 * len(panels), 3.0), dpi=100)
+    FigureCanvasAgg(figure)
+    for i, (label, images) in enumerate(panels.items()):
+        axes = figure.add_subplot(1, len(panels), i + 1)
+        axes.imshow(tile(images, columns), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        axes.set_axis_off()
+        axes.set_title(label)
+    figure.suptitle(title)
     figure.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 __all__ = ["GrowthSchedule", "GrowthDriver", "growth_driver", "level_of"]
 
@@ -57,14 +58,24 @@ class GrowthDriver:
     def __init__(self, schedule: GrowthSchedule, growths: list) -> None:
         self.schedule = schedule
         self.growths = growths
+        # Called with a resolution when training moves past it (the next one starts
+        # fading in), e.g. to draw what G made at that resolution.
+        self.on_resolution_done: Callable[[int], None] | None = None
 
     @property
     def images(self) -> int:
         return int(self.growths[0].images.numpy())
 
     def advance(self, images: int) -> None:
-        total = self.images + int(images)
+        before = self.images
+        total = before + int(images)
         resolution, alpha = self.schedule.state(total)
+        # Before the phase moves, so a listener sees G as it left the old resolution.
+        if self.on_resolution_done is not None:
+            finished = [r for r in self.schedule.resolutions
+                        if r < resolution and r >= self.schedule.state(before)[0]]
+            for done in finished:
+                self.on_resolution_done(done)
         for growth in self.growths:
             growth.images.assign(total)
             growth.set(level_of(resolution), alpha)

@@ -58,37 +58,57 @@ class TrainResult:
 _MID_EPOCH = 1_000_000
 
 
-def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
+def build_optimizer(config: OptimizerConfig, updates: int | None = None) -> keras.optimizers.Optimizer:
+    """The optimizer ``config`` names; with ``final_learning_rate`` set and the run's
+    number of ``updates`` known, its rate decays linearly over them."""
+    rate = config.learning_rate
+    if config.final_learning_rate and updates:
+        rate = keras.optimizers.schedules.PolynomialDecay(rate, updates, config.final_learning_rate, power=1.0)
     if config.name == "adam":
-        return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
-    return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum, nesterov=config.nesterov)
+        return keras.optimizers.Adam(rate, beta_1=config.beta_1)
+    return keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=config.nesterov)
 
 
-def build_round(config: TrainConfig) -> FourStepRound:
-    """Fresh networks and optimizers for ``config``, seeded, wired into the four-step round."""
+def build_round(config: TrainConfig, rounds: int | None = None, warmup_rounds: int = 0) -> FourStepRound:
+    """Fresh networks and optimizers for ``config``, seeded, wired into the four-step round.
+
+    ``rounds`` (and D's ``warmup_rounds`` before them): how many rounds the run trains,
+    for optimizers whose learning rate decays over the run.
+    """
     keras.utils.set_random_seed(config.seed)  # weight initialisers
     family = model_family(config.model)
-    return round_for(config, family.build_generator(config), family.build_discriminator(config))
+    return round_for(config, family.build_generator(config), family.build_discriminator(config),
+                     rounds=rounds, warmup_rounds=warmup_rounds)
 
 
-def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None) -> FourStepRound:
+def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None,
+              rounds: int | None = None, warmup_rounds: int = 0) -> FourStepRound:
     """The four-step round over given networks, with fresh optimizers from ``config``.
 
     For callers that bring their own networks (QAT fine-tuning, benchmarks); ``seed``
     overrides the noise seed.
     """
     family = model_family(config.model)
+    # Each network is updated twice per round: D in steps (a) and (c), G in (b) and (d);
+    # D's warm-up rounds are steps (a) and (c) alone.
+    g_updates = None if rounds is None else 2 * rounds
+    d_updates = None if rounds is None else 2 * (rounds + warmup_rounds)
     # A family may prepare its real samples before step (a) (progan: the fade-in blend).
-    return getattr(family, "ROUND", FourStepRound)(
+    round_ = getattr(family, "ROUND", FourStepRound)(
         generator,
         discriminator,
-        build_optimizer(config.g_optimizer),
-        build_optimizer(config.d_optimizer),
+        build_optimizer(config.g_optimizer, g_updates),
+        build_optimizer(config.d_optimizer, d_updates),
         latent_dim=config.latent_dim,
         latent_distribution=config.latent_distribution,
         loss_mode=config.loss_mode,
         seed=config.seed if seed is None else seed,
     )
+    if config.jit_compile:
+        # The round alone: the loop around it pulls batches from an iterator, which XLA
+        # cannot compile.
+        round_.round = tf.function(round_.round, jit_compile=True)
+    return round_
 
 
 def build_checkpoint(round_: FourStepRound, epoch: tf.Variable) -> tf.train.Checkpoint:
@@ -133,11 +153,13 @@ def train(
             return dataset if skip is None else dataset.skip(skip)
         return plan.epoch_batches(samples, config.batch_size, config.seed, epoch_number, skip or 0)
 
+    # The run's length, for learning rates that decay over it (D's warm-up epoch included).
+    rounds = config.epochs * steps_per_epoch, steps_per_epoch if config.pretrain_discriminator else 0
     if plan is None:
-        round_ = build_round(config)
+        round_ = build_round(config, *rounds)
     else:
         with plan.strategy.scope():
-            round_ = distribute.DistributedRound(build_round(config), plan.strategy)
+            round_ = distribute.DistributedRound(build_round(config, *rounds), plan.strategy)
     growth = growth_driver(config, round_)  # progan: moves the fade-in between compiled calls
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     checkpoint = build_checkpoint(round_, epoch)
@@ -160,6 +182,8 @@ def train(
         return manager.save(checkpoint_number=number)
 
     evaluator = evaluator_class(family.EVALUATOR)(config, run, data) if chief else distribute.NoEvaluator()
+    if growth is not None and hasattr(evaluator, "resolution_done"):
+        growth.on_resolution_done = lambda resolution: evaluator.resolution_done(resolution, round_.generator)
     writer = tf.summary.create_file_writer(str(run.tensorboard)) if chief else distribute.NoWriter()
     first = int(epoch.numpy()) + 1
     if first == 1 and resume_at is None:

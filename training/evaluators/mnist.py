@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from gan_edge.latent import sample_latent
 from training import figures
-from training.image_grid import tile, write_grid
+from training.image_grid import tile, write_grid, write_panels
 from training.metrics.mnist import class_entropy, classes_covered, evaluate, load_or_train_classifier
 
 logger = logging.getLogger("gan_edge.training")
@@ -105,6 +105,22 @@ class CroppedMnistEvaluator(MnistEvaluator):
 
     def generate(self, generator, latent: np.ndarray) -> np.ndarray:
         return crop_border(super().generate(generator, latent), self.BORDER)
+
+    def resolution_done(self, resolution: int, generator) -> None:
+        """Draw G at the resolution training just moved past: ``figures/growth.png``
+        gains a panel (16 samples from fixed latents, whole 32x32, upsampled from
+        ``resolution``), and ``figures/samples_RxR.png`` holds its 64-sample grid."""
+        from training.models.progan import render_at
+
+        images = render_at(generator, self.latent[:GRID_SIZE], resolution)
+        name = f"{resolution}x{resolution}"
+        write_grid(images, self.run.figures / f"samples_{name}.png", f"at {name}, before growing")
+        # The panels are kept on disk, so a resumed run's figure still shows the
+        # resolutions passed before it stopped.
+        np.save(self.run.figures / f"growth_{resolution:02d}.npy", images[:16])
+        panels = {f"{int(f.stem[7:])}x{int(f.stem[7:])}": np.load(f)
+                  for f in sorted(self.run.figures.glob("growth_*.npy"))}
+        write_panels(panels, self.run.figures / "growth.png", "samples as the networks grew")
 
 
 def crop_border(images: np.ndarray, border: int) -> np.ndarray:

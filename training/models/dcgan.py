@@ -5,11 +5,16 @@ BatchNormalization, tanh -> Reshape(7, 7, 128) -> UpSampling2D(2) -> Conv2D(64, 
 same), tanh -> UpSampling2D(2) -> Conv2D(1, 5x5, same), tanh: 28x28x1 in [-1, 1].
 Discriminator: Conv2D(64, 5x5, same), tanh -> MaxPooling(2) -> Conv2D(128, 5x5,
 valid), tanh -> MaxPooling(2) -> Flatten -> Dense(1024), tanh -> Dense(1), sigmoid.
+The mode-collapse remedies are options of D, as on the toy mixtures (multimode.py): a
+pack factor stacks that many images along the channel axis at D's input, and a remedy
+layer sits before D's last layer. With neither, D is exactly the book's.
 """
 
 from __future__ import annotations
 
 import tf_keras as keras
+
+from training.models.remedies import Pack, remedy_layer
 
 OUTPUT_SHAPE = (28, 28, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh
@@ -38,16 +43,19 @@ def build_generator(config) -> keras.Model:
 
 def build_discriminator(config) -> keras.Model:
     layers = keras.layers
-    return keras.Sequential(
-        [
-            layers.Input(OUTPUT_SHAPE, name="image"),
-            layers.Conv2D(64, 5, padding="same", activation="tanh", name="conv_64"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(128, 5, padding="valid", activation="tanh", name="conv_128"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(1024, activation="tanh", name="dense_1024"),
-            layers.Dense(1, activation="sigmoid", name="p_real"),
-        ],
-        name="discriminator",
-    )
+    stack = [layers.Input(OUTPUT_SHAPE, name="image")]
+    if config.pack > 1:
+        stack.append(Pack(config.pack, name="pack"))
+    stack += [
+        layers.Conv2D(64, 5, padding="same", activation="tanh", name="conv_64"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(128, 5, padding="valid", activation="tanh", name="conv_128"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(1024, activation="tanh", name="dense_1024"),
+    ]
+    remedy = remedy_layer(config.remedy)
+    if remedy is not None:
+        stack.append(remedy)
+    stack.append(layers.Dense(1, activation="sigmoid", name="p_real"))
+    return keras.Sequential(stack, name="discriminator")

@@ -115,6 +115,18 @@ def growth_of(model: keras.Model) -> Growth:
     return next(m for m in model.submodules if isinstance(m, Growth))
 
 
+def render_at(generator: keras.Model, latent, resolution: int):
+    """G's samples at ``resolution`` (stable, alpha 1), whatever phase it is in; the
+    phase is put back afterwards. Samples stay 32x32: lower levels are upsampled."""
+    growth = growth_of(generator)
+    phase = (float(growth.level.numpy()), float(growth.alpha.numpy()))
+    growth.set(level_of(resolution), 1.0)
+    try:
+        return generator(latent, training=False).numpy()
+    finally:
+        growth.set(*phase)
+
+
 def prepare_real(discriminator: keras.Model):
     """The real images' blend, read from D's phase: x (n, 32, 32, 1) -> the same shape."""
     import tensorflow as tf

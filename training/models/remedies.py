@@ -4,7 +4,7 @@ A collapsed generator makes batches whose samples are all alike; a discriminator
 judges one sample at a time cannot see that. Each remedy gives D a view of the batch:
 
 - ``Pack(m)`` (PacGAN, Lin et al., 2018): D judges m samples at once. At D's input,
-  (n, d) -> (n/m, m*d); D then outputs one judgement per pack, and the four-step
+  (n, d) -> (n/m, m*d), or for images (n, h, w, c) -> (n/m, h, w, m*c); D then outputs one judgement per pack, and the four-step
   round's confusion counts count packs. A trailing n mod m samples are dropped.
 - ``MinibatchStdDev`` (Karras et al., 2018, ProGAN section 3): the standard deviation
   of each feature over the batch, averaged into one number and appended to every
@@ -33,7 +33,11 @@ __all__ = ["Pack", "MinibatchStdDev", "MinibatchDiscrimination", "BatchDiversity
 
 
 class Pack(keras.layers.Layer):
-    """(n, d) -> (n // m, m * d): consecutive samples are judged together."""
+    """(n, ..., c) -> (n // m, ..., m * c): consecutive samples are judged together.
+
+    Points (n, d) become (n // m, m * d); images (n, h, w, c) become (n // m, h, w, m * c),
+    PacGAN's stacking of m images along the channel axis.
+    """
 
     def __init__(self, factor: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -42,14 +46,17 @@ class Pack(keras.layers.Layer):
         self.factor = factor
 
     def call(self, inputs):
-        d = inputs.shape[-1]
+        sample = inputs.shape[1:]  # static: the layers after this one need the channel count
         packs = tf.shape(inputs)[0] // self.factor
-        kept = inputs[: packs * self.factor]
-        return tf.reshape(kept, [packs, self.factor * d])
+        grouped = tf.reshape(inputs[: packs * self.factor], [packs, self.factor, *sample])
+        # Move the pack axis next to the channels: (packs, m, ..., c) -> (packs, ..., m, c).
+        rank = len(sample) + 1
+        grouped = tf.transpose(grouped, [0, *range(2, rank), 1, rank])
+        return tf.reshape(grouped, [packs, *sample[:-1], self.factor * sample[-1]])
 
     def compute_output_shape(self, input_shape):
         n = None if input_shape[0] is None else input_shape[0] // self.factor
-        return (n, self.factor * input_shape[-1])
+        return (n, *input_shape[1:-1], self.factor * input_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
