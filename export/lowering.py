@@ -18,6 +18,9 @@ Why bother:
 - The original convolution computes every product on a map four times larger whose
   pixels repeat in 2x2 blocks: for 5x5 kernels the sub-pixel form does 3x3x4 = 36
   multiply-accumulates per small pixel and channel pair instead of 4x25 = 100.
+A fully grown ProGAN generator (32x32, alpha 1) loses the levels its blend weights 0:
+the lower to-RGB convolutions, their upsampling to 32x32 and the blend itself
+(``training.models.progan.fully_grown``); one still growing is kept whole.
 Other models pass through unchanged.
 """
 
@@ -85,8 +88,13 @@ def _foldable(upsampling, conv) -> bool:
 
 
 def lower_for_edge(model: keras.Model) -> keras.Model:
-    """``model`` with each foldable UpSampling2D + Conv2D pair as one ``SubPixelConv2D``;
-    ``model`` itself when it is not Sequential or has no such pair."""
+    """``model`` with each foldable UpSampling2D + Conv2D pair as one ``SubPixelConv2D``,
+    or a fully grown ProGAN without its unused levels; ``model`` itself otherwise."""
+    from training.models.progan import fully_grown
+    from training.models.progan_layers import Growth
+
+    if any(isinstance(layer, Growth) for layer in model.submodules):
+        return fully_grown(model) or model
     if not isinstance(model, keras.Sequential):
         return model
     layers, changed, i = list(model.layers), False, 0

@@ -167,6 +167,8 @@ def test_bad_arguments_are_refused_before_any_work(run_dir, tmp_path, kwargs, me
         (["--formats", "float32,int4"], "unknown export format 'int4': expected one of"),
         (["--batch", "1,0"], "batch sizes must be positive integers"),
         (["--batch", "x"], "got 'x'"),
+        (["--min-psnr", "int8=high"], "--min-psnr takes FORMAT=DB pairs such as int8=30, got 'int8=high'"),
+        (["--min-psnr", "int9=30"], "min_psnr_db names unknown format 'int9'"),
     ],
 )
 def test_cli_refuses_bad_formats_and_batches_in_one_line(run_dir, tmp_path, capsys, flags, message):
@@ -184,3 +186,19 @@ def test_gate_override_for_a_new_format_refuses_and_writes_nothing(run_dir, tmp_
         export_run(run_dir, tmp_path, formats=("float16",), batch_sizes=(2,),
                    min_psnr_db={"float16": 200.0})
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_cli_gate_override_can_raise_a_gate_and_refuse_in_one_line(run_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["export", str(run_dir), "--formats", "float16", "--min-psnr", "float16=200", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "float16 artifact refused: psnr_db" in err and "below the gate 200.0 dB" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(out.glob("*.tflite"))
+
+
+def test_cli_gate_override_lets_a_lower_fidelity_artifact_through(run_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["export", str(run_dir), "--formats", "int8", "--min-psnr", "int8=20", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [(a["variant"], a["min_psnr_db"]) for a in report["artifacts"]] == [("int8", 20.0)]

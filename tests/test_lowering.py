@@ -79,3 +79,19 @@ def test_the_dcgan_generator_lowers_to_one_xnnpack_partition(tmp_path):
     interpreter.allocate_tensors()
     # XNNPACK replaces the whole graph with one delegate node (a resize would split it in three).
     assert [op["op_name"] for op in interpreter._get_ops_details()].count("DELEGATE") == 1
+
+
+def test_a_fully_grown_progan_generator_keeps_only_its_32x32_path():
+    from training.config import default_config
+    from training.models import progan
+
+    generator = progan.build_generator(default_config("progan"))
+    growth = progan.growth_of(generator)
+    z = np.random.default_rng(4).normal(size=(3, 128)).astype(np.float32)
+    growth.set(3, 0.5)  # still fading in 32x32: every level counts, nothing is pruned
+    assert lower_for_edge(generator) is generator
+    growth.set(3, 1.0)
+    lowered = lower_for_edge(generator)
+    names = {layer.name for layer in lowered.layers}
+    assert "fade_in" not in names and "to_rgb_16x16" not in names and "to_rgb_32x32" in names
+    np.testing.assert_allclose(lowered(z, training=False).numpy(), generator(z, training=False).numpy(), atol=1e-6)

@@ -30,6 +30,9 @@ def add_parser(subparsers) -> None:
                         help="comma-separated static batch sizes, e.g. 1,8: each TFLite format is also "
                              "written with that batch fixed (GPU delegates need it)")
     parser.add_argument("--out", type=Path, help="folder for the artifacts (default RUN_DIR/export)")
+    parser.add_argument("--min-psnr", default="", metavar="FORMAT=DB[,FORMAT=DB]",
+                        help="lower or raise a format's fidelity gate, e.g. int8=30 (defaults: 80 dB float32 "
+                             "and onnx, 60 float16, 40 dynamic, 35 int8 variants, 30 qat)")
     parser.set_defaults(run=run)
 
 
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         if "int8" not in formats and "all" not in formats:
             formats += ("int8",)
     artifacts = export_run(args.run_dir, args.out, formats=formats, batch_sizes=_batch_sizes(args.batch),
-                           qat_epochs=args.qat_epochs, on_artifact=_print_artifact, on_qat_epoch=_print_qat_epoch)
+                           qat_epochs=args.qat_epochs, min_psnr_db=_gates(args.min_psnr),
+                           on_artifact=_print_artifact, on_qat_epoch=_print_qat_epoch)
     if c_dir is not None:
         _export_c(artifacts, c_dir)
     if artifacts:
@@ -63,6 +67,22 @@ def _export_c(artifacts, c_dir: Path) -> None:
     module = export_c_module(int8.path, c_dir)
     print(f"wrote {module.header} and {module.source.name}  ({module.flash_bytes:,} bytes of const data, "
           f"{module.stack_buffer_bytes:,} bytes of stack buffers; from {int8.path.name})")
+
+
+def _gates(text: str) -> dict[str, float] | None:
+    """'int8=30,float16=55' -> {"int8": 30.0, "float16": 55.0}; export_run checks the names."""
+    from gan_edge.errors import InputError
+
+    if not text.strip():
+        return None
+    gates = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            gates[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--min-psnr takes FORMAT=DB pairs such as int8=30, got {item.strip()!r}") from None
+    return gates
 
 
 def _batch_sizes(text: str) -> tuple:

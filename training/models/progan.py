@@ -115,6 +115,18 @@ def growth_of(model: keras.Model) -> Growth:
     return next(m for m in model.submodules if isinstance(m, Growth))
 
 
+def fully_grown(generator: keras.Model) -> keras.Model | None:
+    """G's 32x32 path alone, once growing is over (level 32x32, alpha 1): the levels
+    below are then weighted 0, so the blend, their to-RGB convolutions and their
+    upsampling can go. None while G is still growing. Same layers, same weights."""
+    growth = growth_of(generator)
+    if round(float(growth.level.numpy())) != LEVELS - 1 or float(growth.alpha.numpy()) != 1.0:
+        return None
+    top = 4 * 2 ** (LEVELS - 1)
+    rgb = generator.get_layer(f"to_rgb_{top}x{top}").output
+    return keras.Model(generator.input, keras.layers.Activation("tanh", name="image")(rgb), name=generator.name)
+
+
 def render_at(generator: keras.Model, latent, resolution: int):
     """G's samples at ``resolution`` (stable, alpha 1), whatever phase it is in; the
     phase is put back afterwards. Samples stay 32x32: lower levels are upsampled."""
