@@ -27,8 +27,8 @@ from gan_edge.backends import (
     open_backend,
 )
 from gan_edge.errors import InputError, ManifestError
-from gan_edge.latent import DISTRIBUTIONS
 from gan_edge.latent import sample_latent as _sample_latent
+from gan_edge.latent_input import LatentInput
 from gan_edge.manifest import Manifest, Quantization, manifest_path, read_manifest
 
 __all__ = ["Generator", "load"]
@@ -38,10 +38,6 @@ __all__ = ["Generator", "load"]
 # A last, shorter chunk is padded rather than resized to, so a steady stream of
 # same-sized calls never reallocates the interpreter.
 _DYNAMIC_CHUNK = 256
-# Calls of up to this many rows with the default stream (seed=None) take their latents
-# from a block drawn and quantized this many rows at a time: the draw and the
-# quantization are a few numpy calls whatever their size, so per row they cost ~1/64th.
-_AHEAD_ROWS = 64
 # Tolerance when comparing the model's quantization scales with the manifest's.
 _SCALE_RTOL = 1e-6
 
@@ -184,17 +180,8 @@ class Generator:
         self._out_q = _effective_quant(backend.output_quantization, manifest.output_quantization)
         self._in_dtype = backend.input_dtype
         self._batch = manifest.batch_size
-        # seed=None draws from this one stream: seeding a fresh numpy Generator from
-        # OS entropy costs tens of microseconds, more than a toy model's inference.
-        self._default_rng = np.random.default_rng()
-        # float32 scratch for quantizing one chunk of latents, made once per chunk size.
-        self._scratch = np.empty((0, manifest.latent_dim), dtype=np.float32)
-        # Latents drawn ahead from the default stream, ready in the model's input dtype;
-        # made at the first small seed=None call. The stream is the same as drawing row
-        # by row (numpy fills arrays value by value); no seeded call ever uses it.
-        self._ahead: np.ndarray | None = None
-        self._ahead_scratch = np.empty((_AHEAD_ROWS, manifest.latent_dim), dtype=np.float32)
-        self._ahead_next = _AHEAD_ROWS
+        # Latents into the input buffer: drawn or given, quantized for an int8 input.
+        self._latents = LatentInput(manifest.latent_distribution, manifest.latent_dim, self._in_dtype, self._in_q)
         # --- precomputed for the hot path (generate at batch 1 costs a few us, so
         # every attribute lookup and argument check saved there shows) ---
         self._sample_shape = tuple(manifest.output_shape)
@@ -202,35 +189,6 @@ class Generator:
         # reserves, resizes the scratch and checks the output shape once.
         self._step = 0
         self._check_output = True
-        # uniform01 (the toy GAN's) is drawn by one rng.random call, exactly what
-        # latent.sample_latent does for it, without its per-call name lookups.
-        self._uniform01 = manifest.latent_distribution == "uniform01"
-        if self._in_q is not None:
-            # As float32 scalars, so no ufunc below converts a Python number per call.
-            # The int8 range is clipped before adding the zero point, so the add
-            # can write its exact integers straight into the int8 input.
-            zp = self._in_q.zero_point
-            self._q_in = (
-                np.float32(self._in_q.scale),
-                np.float32(zp),
-                np.float32(-128 - zp),
-                np.float32(127 - zp),
-            )
-            # Drawn latents of a bounded distribution whose whole range quantizes
-            # inside int8 need no clipping (uniform01 at scale 1/255, zp -128 does);
-            # latents passed in by the caller always get it.
-            bounds = DISTRIBUTIONS[manifest.latent_distribution]
-            self._drawn_need_clip = bounds is None or not (
-                np.rint(np.float32(bounds[0]) / self._q_in[0]) >= self._q_in[2]
-                and np.rint(np.float32(bounds[1]) / self._q_in[0]) <= self._q_in[3]
-            )
-            # A uniform draw u in [0, 1) maps to the quantized grid as u * a + b in
-            # one multiply-add (a = (high - low) / scale, b = low / scale): two ufunc
-            # calls fewer per chunk than scaling to [low, high) and then dividing.
-            self._draw_affine = None
-            if bounds is not None:
-                low, high = (np.float32(v) for v in bounds)
-                self._draw_affine = ((high - low) / self._q_in[0], low / self._q_in[0])
         # int8 output -> float32 data space in one table lookup, bit for bit what
         # (q - zero_point) * scale gives.
         self._lut = None
@@ -281,7 +239,7 @@ class Generator:
     def sample_latent(self, n: int, seed: Seed = None) -> np.ndarray:
         """``n`` latents, float32 (n, latent_dim), from the manifest's distribution."""
         n = _check_n(n)
-        rng = _rng(seed, self._default_rng)
+        rng = _rng(seed, self._latents.default_rng)
         return _sample_latent(self.manifest.latent_distribution, n, self.latent_dim, rng)
 
     def generate(self, n: int, seed: Seed = None) -> np.ndarray:
@@ -313,7 +271,7 @@ class Generator:
     def _rng_for(self, seed: Seed) -> np.random.Generator:
         # None and numpy Generators skip the full checks: they are the hot path's seeds.
         if seed is None:
-            return self._default_rng
+            return self._latents.default_rng
         if type(seed) is np.random.Generator:
             return seed
         return _rng(seed)
@@ -381,11 +339,10 @@ class Generator:
             # Once per chunk size, not per call: a steady stream of same-sized
             # calls never reaches this.
             backend.reserve(step)
-            if self._in_q is not None and self._scratch.shape[0] != step:
-                self._scratch = np.empty((step, self.latent_dim), dtype=np.float32)
+            self._latents.reserve(step)
             self._step, self._check_output = step, True
         if n <= step:  # the common case, one chunk: no slicing, no loop
-            self._write_input(backend.input_buffer(), n, rng, z, 0)
+            self._latents.write(backend.input_buffer(), n, rng, z, 0)
             backend.invoke()
             self._read_output(backend.output_buffer(), out)
             return out
@@ -393,73 +350,10 @@ class Generator:
             stop = min(start + step, n)
             # Each buffer is passed straight in and dropped when the call returns:
             # LiteRT must see no live view of its memory at invoke().
-            self._write_input(backend.input_buffer(), stop - start, rng, z, start)
+            self._latents.write(backend.input_buffer(), stop - start, rng, z, start)
             backend.invoke()
             self._read_output(backend.output_buffer(), out[start:stop])
         return out
-
-    def _write_input(
-        self, x: np.ndarray, rows: int, rng: np.random.Generator | None, z, start: int
-    ) -> None:
-        # Rows past `rows` (a padded last chunk) keep stale latents; their outputs
-        # are never read.
-        if rows != x.shape[0]:
-            x = x[:rows]
-        if rng is self._default_rng and rows <= _AHEAD_ROWS:
-            taken = self._ahead_next
-            if taken + rows <= _AHEAD_ROWS:  # the common case
-                np.copyto(x, self._ahead[taken : taken + rows])
-                self._ahead_next = taken + rows
-                return
-            left = _AHEAD_ROWS - taken  # the block's last rows first, then a new block
-            if left:
-                np.copyto(x[:left], self._ahead[taken:])
-            self._draw_ahead()
-            np.copyto(x[left:], self._ahead[: rows - left])
-            self._ahead_next = rows - left
-            return
-        self._draw_input(x, rows, rng, z, start, self._scratch)
-
-    def _draw_ahead(self) -> None:
-        if self._ahead is None:
-            self._ahead = np.empty((_AHEAD_ROWS, self.latent_dim), dtype=self._in_dtype)
-        self._draw_input(self._ahead, _AHEAD_ROWS, self._default_rng, None, 0, self._ahead_scratch)
-
-    def _draw_input(
-        self, x: np.ndarray, rows: int, rng: np.random.Generator | None, z, start: int, scratch: np.ndarray
-    ) -> None:
-        """Latents for ``rows`` rows of ``x``, drawn from ``rng`` or taken from ``z``, in
-        the model's input dtype (quantized through ``scratch`` when it is int8)."""
-        if self._in_q is None:
-            if z is not None:
-                np.copyto(x, z[start : start + rows], casting="unsafe")
-            elif self._uniform01:
-                rng.random(out=x, dtype=np.float32)
-            else:
-                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=x)
-            return
-        s = scratch if rows == scratch.shape[0] else scratch[:rows]
-        scale, zero_point, low, high = self._q_in
-        if z is None:
-            if self._draw_affine is not None:
-                rng.random(out=s, dtype=np.float32)
-                a, b = self._draw_affine
-                np.multiply(s, a, out=s)
-                if b:
-                    np.add(s, b, out=s)
-            else:
-                _sample_latent(self.manifest.latent_distribution, rows, self.latent_dim, rng, out=s)
-                np.divide(s, scale, out=s)
-            clip = self._drawn_need_clip
-        else:
-            np.divide(z[start : start + rows], scale, out=s)
-            clip = True
-        np.rint(s, out=s)
-        if clip:
-            # maximum + minimum: np.clip's Python wrapper alone costs more than both.
-            np.maximum(s, low, out=s)
-            np.minimum(s, high, out=s)
-        np.add(s, zero_point, out=x, casting="unsafe")
 
     def _read_output(self, y: np.ndarray, dst: np.ndarray) -> None:
         if y.shape[0] != dst.shape[0]:

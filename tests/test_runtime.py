@@ -368,11 +368,11 @@ def test_steady_state_reuses_the_buffers(runtime_export):
     interpreter = gen.backend._interpreter
     out = np.empty((600, 2), dtype=np.float32)
     gen.generate_into(out, seed=0)
-    scratch, in_ptr = gen._scratch, interpreter.tensor(gen.backend._in_index)().ctypes.data
+    scratch, in_ptr = gen._latents.scratch, interpreter.tensor(gen.backend._in_index)().ctypes.data
     for seed in range(3):
         gen.generate_into(out, seed=seed)
     # Same scratch array, and the interpreter was not resized (its input buffer did not move).
-    assert gen._scratch is scratch and gen.backend._batch == 256
+    assert gen._latents.scratch is scratch and gen.backend._batch == 256
     assert interpreter.tensor(gen.backend._in_index)().ctypes.data == in_ptr
 
 
@@ -386,7 +386,7 @@ def test_unseeded_calls_draw_the_default_stream_in_order(runtime_export, variant
     # seed=None calls of a few rows take latents from a block drawn ahead; whatever the
     # call sizes, the rows are the stream's next ones, as if drawn call by call.
     gen = gan_edge.load(runtime_export(variant))
-    gen._default_rng = np.random.default_rng(7)  # the unseeded stream, made reproducible
+    gen._latents.default_rng = np.random.default_rng(7)  # the unseeded stream, made reproducible
     sizes = [1] * 50 + [30, 1, 64, 3] + [1] * 20
     rows = np.concatenate([gen.generate(n) for n in sizes])
     expected = gen.generate_from_latent(np.random.default_rng(7).random((sum(sizes), 4), dtype=np.float32))
