@@ -24,7 +24,7 @@ which settings ran; every finished run is in --json as soon as it finishes.
 
     python benchmarks/mode_collapse.py [--seeds 10] [--epochs 5] [--only ring8|grid25]
                                        [--configs "none,pack 2"] [--jobs 2] [--json FILE]
-    python benchmarks/mode_collapse.py --report FILE   # the tables of a (partial) --json file
+    python benchmarks/mode_collapse.py --report FILE [FILE ...]   # the tables of --json files
 """
 
 from __future__ import annotations
@@ -118,15 +118,16 @@ def print_table(model: str, runs: list[dict], names: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to add seeds to a --json)")
     parser.add_argument("--epochs", type=int, help="epochs of 100,000 samples (default: the preset's, 10)")
     parser.add_argument("--only", choices=tuple(MODE_COUNT), help="run one data set")
     parser.add_argument("--configs", help=f"comma-separated, from: {', '.join(CONFIGURATIONS)} (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     parser.add_argument("--json", type=Path, help="write every finished run here as it finishes")
-    parser.add_argument("--report", type=Path, help="print the tables of a --json file; train nothing")
+    parser.add_argument("--report", type=Path, nargs="+", help="print the tables of --json files; train nothing")
     args = parser.parse_args()
     if args.report:
-        runs = json.loads(args.report.read_text())["runs"]
+        runs = [run for path in args.report for run in json.loads(path.read_text())["runs"]]
         for model in dict.fromkeys(r["model"] for r in runs):
             print_table(model, runs, list(dict.fromkeys(r["configuration"] for r in runs)))
         return 0
@@ -146,7 +147,8 @@ def main() -> int:
           f"{rate.learning_rate:g} to {rate.final_learning_rate:g} (the protocol: 1e-4 constant), batch 100, "
           f"XLA {'on' if preset.jit_compile else 'off'}, 2,500 points measured; {args.jobs} one-thread workers "
           f"on {os.cpu_count()} CPUs\n", flush=True)
-    tasks = [(model, name, seed) for model in models for name in names for seed in range(args.seeds)]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    tasks = [(model, name, seed) for model in models for name in names for seed in seeds]
     runs: list[dict] = []
     started = time.perf_counter()
     # A fresh worker every 10 runs: TensorFlow keeps each run's graphs, and a worker that
