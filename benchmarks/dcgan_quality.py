@@ -19,27 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("GAN_EDGE_DATA", str(ROOT.parent / "shared" / "data" / "mnist"))
-
-from gan_edge.io import quiet_native_stderr  # noqa: E402
-
-with quiet_native_stderr():
-    import tensorflow  # noqa: E402, F401
+from _mnist_bench import ROOT, SHOWN  # first: sys.path, data folder, TensorFlow
 
 from training.config import default_config  # noqa: E402
 from training.evaluate import evaluate_generator  # noqa: E402
 from training.train import train  # noqa: E402
-
-SHOWN = ("fcd", "classes_covered", "class_kl", "precision", "recall")
 
 
 def main() -> int:

@@ -71,7 +71,6 @@ def onnx_fields(data: bytes) -> list[tuple[int, str]]:
     def walk(start: int, end: int, depth: int) -> bool:
         pos = start
         while pos < end:
-            key_at = pos
             key, pos = _varint(data, pos, end)
             if key is None or key >> 3 == 0:
                 return False
@@ -97,7 +96,6 @@ def onnx_fields(data: bytes) -> list[tuple[int, str]]:
                 pos += 8 if wire == 1 else 4
             else:
                 return False
-            del key_at
         return pos == end
 
     walk(0, len(data), 0)
@@ -105,15 +103,14 @@ def onnx_fields(data: bytes) -> list[tuple[int, str]]:
 
 
 def _varint(data: bytes, pos: int, end: int):
-    value = shift = 0
-    while pos < end and shift < 70:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos
-    return None, pos
+    """gan_edge.verify's varint reader, with None for "not a varint" instead of an error:
+    the walk above only guesses where messages are."""
+    from gan_edge import verify
+
+    try:
+        return verify._varint(data, pos, end)
+    except verify._Invalid:
+        return None, pos
 
 
 def _encode_varint(value: int) -> bytes:

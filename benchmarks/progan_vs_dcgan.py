@@ -26,15 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("GAN_EDGE_DATA", str(ROOT.parent / "shared" / "data" / "mnist"))
-
-from gan_edge.io import quiet_native_stderr  # noqa: E402
-
-with quiet_native_stderr():
-    import tensorflow  # noqa: E402, F401
+from _mnist_bench import ROOT, SHOWN  # first: sys.path, data folder, TensorFlow
 
 from export.source import load_generator  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
@@ -43,7 +35,6 @@ from training.evaluate import evaluate_generator  # noqa: E402
 from training.image_grid import write_panels  # noqa: E402
 from training.train import train  # noqa: E402
 
-SHOWN = ("fcd", "classes_covered", "class_kl", "precision", "recall")
 NEVER = 1_000_000  # epochs: the CPU budget, not the schedule, ends each run
 
 

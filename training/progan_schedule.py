@@ -72,9 +72,8 @@ class GrowthDriver:
         resolution, alpha = self.schedule.state(total)
         # Before the phase moves, so a listener sees G as it left the old resolution.
         if self.on_resolution_done is not None:
-            finished = [r for r in self.schedule.resolutions
-                        if r < resolution and r >= self.schedule.state(before)[0]]
-            for done in finished:
+            was = self.schedule.state(before)[0]
+            for done in (r for r in self.schedule.resolutions if was <= r < resolution):
                 self.on_resolution_done(done)
         for growth in self.growths:
             growth.images.assign(total)

@@ -154,12 +154,13 @@ def train(
         return plan.epoch_batches(samples, config.batch_size, config.seed, epoch_number, skip or 0)
 
     # The run's length, for learning rates that decay over it (D's warm-up epoch included).
-    rounds = config.epochs * steps_per_epoch, steps_per_epoch if config.pretrain_discriminator else 0
+    length = {"rounds": config.epochs * steps_per_epoch,
+              "warmup_rounds": steps_per_epoch if config.pretrain_discriminator else 0}
     if plan is None:
-        round_ = build_round(config, *rounds)
+        round_ = build_round(config, **length)
     else:
         with plan.strategy.scope():
-            round_ = distribute.DistributedRound(build_round(config, *rounds), plan.strategy)
+            round_ = distribute.DistributedRound(build_round(config, **length), plan.strategy)
     growth = growth_driver(config, round_)  # progan: moves the fade-in between compiled calls
     epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
     checkpoint = build_checkpoint(round_, epoch)
