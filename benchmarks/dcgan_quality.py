@@ -9,10 +9,12 @@ the grid, and at least 9 of the 10 classes covered.
 
     python benchmarks/dcgan_quality.py [--preset default|book] [--epochs 20] [--out DIR]
                                        [--remedy mbstd|minibatch_discrimination|diversity] [--pack M]
+                                       [--r1-gamma G]
 
 With --remedy or --pack the discriminator takes that mode-collapse remedy (the winner of
-benchmarks/mode_collapse.py), and the results are written under a name that says so,
-beside the run without it.
+benchmarks/mode_collapse.py), with --r1-gamma the R1 gradient penalty on real digits (the
+toy GAN's regulariser), and the results are written under a name that says so, beside the
+run without it.
 """
 
 from __future__ import annotations
@@ -38,17 +40,20 @@ def main() -> int:
     parser.add_argument("--eval-every", type=int, default=2)
     parser.add_argument("--remedy", default="none", help="a mode-collapse remedy of D (training/config.py REMEDIES)")
     parser.add_argument("--pack", type=int, default=1, help="PacGAN: D judges this many images at once")
+    parser.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty weight on real digits (0: off)")
     parser.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
 
     config = default_config("dcgan", args.preset).with_overrides(
-        {"epochs": args.epochs, "eval_every": args.eval_every, "remedy": args.remedy, "pack": args.pack}
+        {"epochs": args.epochs, "eval_every": args.eval_every, "remedy": args.remedy, "pack": args.pack,
+         "r1_gamma": args.r1_gamma}
     )
     label = args.preset + (f"_{args.remedy}" if args.remedy != "none" else "") + (
-        f"_pack{args.pack}" if args.pack > 1 else "")
+        f"_pack{args.pack}" if args.pack > 1 else "") + (f"_r1_{args.r1_gamma:g}" if args.r1_gamma else "")
     out = args.out or ROOT / "runs" / f"dcgan-quality-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"DCGAN, preset {args.preset}, remedy {args.remedy}, pack {args.pack}: {config.epochs} epochs, "
+    print(f"DCGAN, preset {args.preset}, remedy {args.remedy}, pack {args.pack}, R1 gamma {config.r1_gamma:g}: "
+          f"{config.epochs} epochs, "
           f"batch {config.batch_size}, {config.d_optimizer.name} lr {config.d_optimizer.learning_rate}; "
           f"run folder {out}", flush=True)
     started = time.perf_counter()

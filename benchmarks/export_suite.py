@@ -5,8 +5,9 @@ Trains the default toy GAN (13 epochs, about 10 s on 2 cores), exports every for
 its size and the ratio to the float artifact of the same file type (float32 .tflite,
 or float .onnx for onnx-int8), its fidelity against the float generator on the same
 10,000 latents (PSNR, max abs error), its samples' sliced Wasserstein distance to the
-training data (the float generator's own is printed first: no artifact can beat it by
-more than noise), and the export time (conversion, load, fidelity check, write).
+training data, x-y correlation and Fréchet distance to the data's Gaussian (the float
+generator's own are printed first: no artifact can beat them by more than noise), and
+the export time (conversion, load, fidelity check, write).
 
     python benchmarks/export_suite.py [--seed 0] [--batch 1,8] [--keep DIR] [--json FILE]
     python benchmarks/export_suite.py --run RUN_DIR [--qat-epochs 1] [--keep DIR] [--json FILE]
@@ -68,15 +69,16 @@ def print_table(report: dict) -> None:
         return
     reference = report["float_generator"]
     print(f"float generator vs data: swd {reference['swd']:.4f}  mean_err {reference['mean_err']:.4f}  "
-          f"std_err {reference['std_err']:.4f}")
-    header = f"{'format':<20} {'bytes':>7} {'vs f32':>7} {'PSNR dB':>8} {'max abs err':>12} {'swd':>7} {'seconds':>8}"
+          f"std_err {reference['std_err']:.4f}  corr {reference['corr']:.4f}  fd {reference['fd']:.4f}")
+    header = (f"{'format':<20} {'bytes':>7} {'vs f32':>7} {'PSNR dB':>8} {'max abs err':>12} {'swd':>7} "
+              f"{'corr':>7} {'fd':>7} {'seconds':>8}")
     print(header)
     print("-" * len(header))
     for a in report["artifacts"]:
         name = a["variant"] if a["batch_size"] is None else f"{a['variant']} b{a['batch_size']}"
         ratio = "-" if a["size_vs_float32"] is None else f"{a['size_vs_float32']:.2f}x"
         print(f"{name:<20} {a['bytes']:>7,} {ratio:>7} {a['psnr_db']:>8.1f} {a['max_abs_err']:>12.2e} "
-              f"{a['swd']:>7.4f} {a['seconds']:>8.2f}")
+              f"{a['swd']:>7.4f} {a['corr']:>7.4f} {a['fd']:>7.4f} {a['seconds']:>8.2f}")
 
 
 def print_image_table(report: dict) -> None:

@@ -6,8 +6,9 @@ artifact whose PSNR is below its threshold, before anything is written.
 
 For the toy model the task-level view is added: the artifact's samples against
 the run's own target data (``training.metrics.toy.evaluate``: ``mean_err``,
-``std_err``, ``swd``), so a quantization error can be read in the units that
-matter: does the artifact still draw the Gaussian?
+``std_err``, ``swd``, and ``corr`` and ``fd`` against the Gaussian the data is drawn
+from), so a quantization error can be read in the units that matter: does the
+artifact still draw the Gaussian, untilted?
 
 For image generators (MNIST digits) the task-level view is the training
 evaluator's (``training.metrics.mnist.evaluate``, through the cached MNIST
@@ -39,6 +40,7 @@ __all__ = [
     "TASK_METRICS",
     "IMAGE_TASK_METRICS",
     "ImageTask",
+    "ToyTask",
     "task_target",
     "task_metrics",
 ]
@@ -75,10 +77,19 @@ DEFAULT_MIN_PSNR_DB: dict[str, float] = {
 }
 
 # The task-level metrics kept per artifact (names as in metrics.jsonl).
-TASK_METRICS = ("mean_err", "std_err", "swd")
+TASK_METRICS = ("mean_err", "std_err", "swd", "corr", "fd")
 IMAGE_TASK_METRICS = ("fcd", "classes_covered", "precision", "recall")
 # A digit is covered at 1% of the samples (as in training.metrics.mnist.classes_covered).
 COVERED_SHARE = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class ToyTask:
+    """The run's data points, and the Gaussian N(mean, std^2 I) they are drawn from (for ``fd``)."""
+
+    reference: np.ndarray
+    mean: tuple[float, float]
+    std: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,16 +151,18 @@ def check_task_gate(variant: str, shares: np.ndarray, float_shares: np.ndarray) 
         )
 
 
-def task_target(config) -> np.ndarray | ImageTask | None:
-    """What the artifact's samples are measured against: the run's own data (toy),
-    real digits and the classifier (MNIST), or None when the model has no evaluator."""
+def task_target(config) -> ToyTask | ImageTask | None:
+    """What the artifact's samples are measured against: the run's own data and its
+    Gaussian (toy), real digits and the classifier (MNIST), or None when the model has
+    no evaluator."""
     from training.models import model_family
 
     data_name = model_family(config.model).DATA
     if data_name == "gaussian":
         from training.data.toy import gaussian_points
 
-        return gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
+        points = gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
+        return ToyTask(points, config.data_mean, config.data_std)
     if data_name == "mnist":
         return _mnist_task(config)
     if data_name == "mnist32":  # ProGAN: 28x28 digits padded to 32x32, measured on the centre
@@ -157,8 +170,8 @@ def task_target(config) -> np.ndarray | ImageTask | None:
     return None
 
 
-def task_metrics(samples: np.ndarray, target: np.ndarray | ImageTask | None) -> dict[str, float]:
-    """``mean_err``, ``std_err``, ``swd`` (toy) or ``fcd``, ``classes_covered``,
+def task_metrics(samples: np.ndarray, target: ToyTask | ImageTask | None) -> dict[str, float]:
+    """``mean_err``, ``std_err``, ``swd``, ``corr``, ``fd`` (toy) or ``fcd``, ``classes_covered``,
     ``precision``, ``recall`` (images) of ``samples`` against ``target``; {} without one."""
     if target is None:
         return {}
@@ -169,7 +182,7 @@ def task_metrics(samples: np.ndarray, target: np.ndarray | ImageTask | None) -> 
         return {name: measured[name] for name in IMAGE_TASK_METRICS}
     from training.metrics.toy import evaluate
 
-    measured = evaluate(samples, target)
+    measured = evaluate(samples, target.reference, target=(target.mean, target.std))
     return {name: measured[name] for name in TASK_METRICS}
 
 

@@ -6,11 +6,22 @@ the manifest), then ``generate(n, seed=...)`` as often as needed; or
 latents of your own. Every result is float32 in data space: int8 models are
 quantized on the way in and dequantized on the way out here, so callers never
 see the model's dtypes.
+
+A ``Generator`` is safe to share between threads: concurrent calls return what
+they would one at a time. Each call borrows a worker (a backend with its own
+buffers) for its whole length, so with one worker, the default, calls queue for
+it as for a lock; ``load(path, workers=N)`` opens the model N times and runs N
+calls at once (LiteRT and ONNX Runtime release the GIL while they compute). The
+default stream (seed=None) is shared by all and hands each row to one call.
+``close()`` waits for calls in progress, then frees the model.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +64,7 @@ def load(
     delegate: str | os.PathLike | None = None,
     delegate_options: dict[str, Any] | None = None,
     providers: list[str] | None = None,
+    workers: int = 1,
 ) -> "Generator":
     """Open the model at ``path`` and return a ready ``Generator``.
 
@@ -63,9 +75,13 @@ def load(
     and ``delegate_options`` for "litert"; ``providers`` (ONNX Runtime execution
     providers, in order) for "onnxruntime". The manifest comes from the sidecar
     ``<path>.manifest.json`` (hash-checked) or else from the model file.
+
+    ``workers``: how many calls may run at once from different threads, each on
+    its own copy of the model (so N times its memory; ``threads`` is per worker).
     """
     # Cheap argument checks first, so a typo fails before a runtime is loaded.
     threads = check_threads(threads)
+    workers = check_workers(workers)
     if backend is not None and (not isinstance(backend, str) or backend not in BACKENDS):
         raise InputError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     path = check_model_file(path)
@@ -83,7 +99,16 @@ def load(
         impl = open_backend(name, path, threads=threads, **options)
         manifest = read_manifest(path, embedded=impl.embedded_manifest())
     _check_agreement(path, manifest, impl)
-    return Generator(manifest, impl)
+    # Same file, same options: the copies agree with the manifest as the first does.
+    more = [open_backend(name, path, threads=threads, **options) for _ in range(workers - 1)]
+    return Generator(manifest, impl, more_backends=more)
+
+
+def check_workers(workers: Any) -> int:
+    """A positive int, else InputError naming the value."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be a positive int (calls that may run at once), got {workers!r}")
+    return int(workers)
 
 
 def _check_agreement(path: Path, manifest: Manifest, impl: Backend) -> None:
@@ -168,10 +193,26 @@ def _shape_str(dims: tuple) -> str:
     return "(" + ", ".join(str(d) for d in dims) + ")"
 
 
-class Generator:
-    """A loaded generator. Build it with ``load()`` (or ``Generator.from_file``)."""
+class _Worker:
+    """A backend and the state a call changes besides it: used by one call at a time."""
 
-    def __init__(self, manifest: Manifest, backend: Backend) -> None:
+    __slots__ = ("backend", "latents", "step", "check_output")
+
+    def __init__(self, backend: Backend, latents: LatentInput) -> None:
+        self.backend, self.latents = backend, latents
+        # The chunk size the backend was last reserved for; 0 = not yet. A new size
+        # reserves, resizes the scratch and checks the output shape once.
+        self.step, self.check_output = 0, True
+
+
+class Generator:
+    """A loaded generator. Build it with ``load()`` (or ``Generator.from_file``).
+
+    Safe to share between threads (see the module docstring); ``close()`` it, or use
+    it in a ``with`` block, to free the model before the object is collected.
+    """
+
+    def __init__(self, manifest: Manifest, backend: Backend, *, more_backends: Sequence[Backend] = ()) -> None:
         self.manifest = manifest
         self._backend = backend
         # The parameters actually used: the model's own where it records them
@@ -181,14 +222,23 @@ class Generator:
         self._in_dtype = backend.input_dtype
         self._batch = manifest.batch_size
         # Latents into the input buffer: drawn or given, quantized for an int8 input.
+        # One per worker (each writes its own scratch), all on one default stream.
         self._latents = LatentInput(manifest.latent_distribution, manifest.latent_dim, self._in_dtype, self._in_q)
+        self._workers = [_Worker(backend, self._latents)] + [
+            _Worker(b, LatentInput(manifest.latent_distribution, manifest.latent_dim, self._in_dtype,
+                                   self._in_q, self._latents.stream))
+            for b in more_backends
+        ]
+        # Idle workers. A call takes one for its whole length, so no two calls ever
+        # share a backend's buffers; get() + put() costs about what a Lock does.
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        for worker in self._workers:
+            self._idle.put(worker)
+        self._closed = False
+        self._close_lock = threading.Lock()
         # --- precomputed for the hot path (generate at batch 1 costs a few us, so
         # every attribute lookup and argument check saved there shows) ---
         self._sample_shape = tuple(manifest.output_shape)
-        # The chunk size the backend was last reserved for; 0 = not yet. A new size
-        # reserves, resizes the scratch and checks the output shape once.
-        self._step = 0
-        self._check_output = True
         # int8 output -> float32 data space in one table lookup, bit for bit what
         # (q - zero_point) * scale gives.
         self._lut = None
@@ -202,10 +252,11 @@ class Generator:
         return load(path, **options)
 
     def __repr__(self) -> str:
+        workers = f", workers={len(self._workers)}" if len(self._workers) > 1 else ""
         return (
             f"Generator(model={self.manifest.model_file!r}, backend={self._backend.name!r}, "
             f"variant={self.manifest.variant!r}, latent_dim={self.latent_dim}, "
-            f"output_shape={self.output_shape})"
+            f"output_shape={self.output_shape}{workers})"
         )
 
     # --- what the model is ------------------------------------------------------------
@@ -221,7 +272,13 @@ class Generator:
 
     @property
     def backend(self) -> Backend:
+        """The first worker's backend (the others load the same file the same way)."""
         return self._backend
+
+    @property
+    def workers(self) -> int:
+        """How many calls run at once; more wait for a worker to be free."""
+        return len(self._workers)
 
     def input_details(self) -> dict[str, Any]:
         """The model's input as LiteRT reports it: shape, dtype, (scale, zero_point)."""
@@ -247,13 +304,14 @@ class Generator:
         # Plain positive int and None / numpy Generator seeds skip the full checks.
         if type(n) is not int or n < 1:
             n = _check_n(n)
-        return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng=self._rng_for(seed))
+        rng = None if seed is None else self._rng_for(seed)  # None: the default stream
+        return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng)
 
     def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
         """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
         z = self._check_latent(z)
         out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
-        return self._run_into(out, z=z)
+        return self._run_into(out, None, z)
 
     def generate_into(self, out: np.ndarray, seed: Seed = None) -> np.ndarray:
         """Fill ``out`` (float32, (n, *output_shape)) with n fresh samples; returns it."""
@@ -266,15 +324,39 @@ class Generator:
             and out.flags.writeable
         ):
             self._check_out(out)
-        return self._run_into(out, rng=self._rng_for(seed))
+        return self._run_into(out, None if seed is None else self._rng_for(seed))
 
     def _rng_for(self, seed: Seed) -> np.random.Generator:
-        # None and numpy Generators skip the full checks: they are the hot path's seeds.
-        if seed is None:
-            return self._latents.default_rng
+        # A numpy Generator skips the full checks: it is the hot path's other seed.
         if type(seed) is np.random.Generator:
             return seed
         return _rng(seed)
+
+    # --- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the model. Calls in progress finish first; later ones raise InputError.
+
+        Safe to call from any thread, and more than once.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        # Take every worker back: one that a call holds returns when that call ends,
+        # so no backend is freed under a running call.
+        workers = [self._idle.get() for _ in self._workers]
+        for worker in workers:
+            worker.backend.close()
+        # Back in the queue, so calls waiting for a worker wake up and see _closed.
+        for worker in workers:
+            self._idle.put(worker)
+
+    def __enter__(self) -> "Generator":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     # --- inside -----------------------------------------------------------------------
 
@@ -319,52 +401,57 @@ class Generator:
         return z
 
     def _run_into(
-        self,
-        out: np.ndarray,
-        *,
-        rng: np.random.Generator | None = None,
-        z: np.ndarray | None = None,
+        self, out: np.ndarray, rng: np.random.Generator | None, z: np.ndarray | None = None
     ) -> np.ndarray:
-        """Fill ``out`` from latents ``z``, or drawn from ``rng``, chunk by chunk.
+        """Fill ``out`` from latents ``z``, or drawn from ``rng`` (both None: the default
+        stream), chunk by chunk, on a worker of its own.
 
         Latents go straight into the model's input buffer and outputs straight from
         its output buffer into ``out``: in steady state no array is allocated.
         Latents are drawn chunk by chunk in order, which is the same stream as one
         draw of all ``n`` (numpy fills arrays value by value).
         """
-        n = out.shape[0]
-        step = self._batch if self._batch is not None else min(n, _DYNAMIC_CHUNK)
-        backend = self._backend
-        if step != self._step:
-            # Once per chunk size, not per call: a steady stream of same-sized
-            # calls never reaches this.
-            backend.reserve(step)
-            self._latents.reserve(step)
-            self._step, self._check_output = step, True
-        if n <= step:  # the common case, one chunk: no slicing, no loop
-            self._latents.write(backend.input_buffer(), n, rng, z, 0)
-            backend.invoke()
-            self._read_output(backend.output_buffer(), out)
+        worker = self._idle.get()  # waits while every worker is busy
+        try:
+            if self._closed:
+                raise InputError(
+                    f"this generator ({self.manifest.model_file}) was closed: load it again to generate"
+                )
+            n = out.shape[0]
+            step = self._batch if self._batch is not None else min(n, _DYNAMIC_CHUNK)
+            backend, latents = worker.backend, worker.latents
+            if step != worker.step:
+                # Once per chunk size, not per call: a steady stream of same-sized
+                # calls never reaches this.
+                backend.reserve(step)
+                latents.reserve(step)
+                worker.step, worker.check_output = step, True
+            if n <= step:  # the common case, one chunk: no slicing, no loop
+                latents.write(backend.input_buffer(), n, rng, z, 0)
+                backend.invoke()
+                self._read_output(worker, backend.output_buffer(), out)
+                return out
+            for start in range(0, n, step):
+                stop = min(start + step, n)
+                # Each buffer is passed straight in and dropped when the call returns:
+                # LiteRT must see no live view of its memory at invoke().
+                latents.write(backend.input_buffer(), stop - start, rng, z, start)
+                backend.invoke()
+                self._read_output(worker, backend.output_buffer(), out[start:stop])
             return out
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            # Each buffer is passed straight in and dropped when the call returns:
-            # LiteRT must see no live view of its memory at invoke().
-            self._latents.write(backend.input_buffer(), stop - start, rng, z, start)
-            backend.invoke()
-            self._read_output(backend.output_buffer(), out[start:stop])
-        return out
+        finally:
+            self._idle.put(worker)
 
-    def _read_output(self, y: np.ndarray, dst: np.ndarray) -> None:
+    def _read_output(self, worker: _Worker, y: np.ndarray, dst: np.ndarray) -> None:
         if y.shape[0] != dst.shape[0]:
             y = y[: dst.shape[0]]
-        if self._check_output:  # once per chunk size: the shape cannot change in between
+        if worker.check_output:  # once per chunk size: the shape cannot change in between
             if y.shape[1:] != self.manifest.output_shape:
                 raise ManifestError(
                     f"the model returned samples of shape {y.shape[1:]} but its manifest "
                     f"says output_shape={self.output_shape}"
                 )
-            self._check_output = False
+            worker.check_output = False
         if self._lut is not None:
             self._lut.take(y.view(np.uint8), out=dst, mode="wrap")
         elif self._out_q is None:

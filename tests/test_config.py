@@ -12,14 +12,34 @@ def test_toy_defaults_follow_the_book():
     config = default_config("toy2d")
     assert (config.epochs, config.batch_size, config.latent_dim) == (13, 32, 4)
     assert config.data_samples == 10_000 and config.data_mean == (5.0, 5.0) and config.data_std == 1.0
+    # The default adds R1 and decaying two time-scale rates to the book's gated round.
+    assert config.loss_mode == "book" and config.pretrain_discriminator and config.r1_gamma == 12.0
+    assert (config.d_optimizer.learning_rate, config.d_optimizer.final_learning_rate) == (3e-3, 3e-4)
+    assert (config.g_optimizer.learning_rate, config.g_optimizer.final_learning_rate) == (2e-3, 2e-5)
+    assert (config.g_optimizer.beta_1, config.g_optimizer.beta_2) == (0.0, 0.99)
+
+
+def test_the_book_preset_is_the_book_as_printed():
+    config = default_config("toy2d", "book")
+    assert config.loss_mode == "book" and config.pretrain_discriminator and config.r1_gamma == 0.0
     assert config.d_optimizer.learning_rate == 1e-3 and config.g_optimizer.learning_rate == 2e-4
+    assert config.d_optimizer.final_learning_rate == 0.0 and config.g_optimizer.beta_2 == 0.999
+
+
+def test_the_toy_preset_leaks_into_no_other_model():
+    # Presets merge into the field defaults: the toy's R1 and Adam betas must not
+    # reach a model whose preset names only some optimizer keys.
+    for model in ("dcgan", "ring8", "grid25", "progan"):
+        config = default_config(model)
+        assert config.r1_gamma == 0.0, model
+        assert config.d_optimizer.beta_2 == 0.999 and config.g_optimizer.beta_2 == 0.999, model
 
 
 def test_round_trip_through_json():
     config = default_config().with_overrides({"epochs": 3, "g_optimizer": {"beta_1": 0.5}})
     again = config_from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config
-    assert again.g_optimizer.beta_1 == 0.5 and again.g_optimizer.learning_rate == 2e-4
+    assert again.g_optimizer.beta_1 == 0.5 and again.g_optimizer.learning_rate == 2e-3
 
 
 @pytest.mark.parametrize(
@@ -36,7 +56,16 @@ def test_round_trip_through_json():
         ({"d_optimizer": {"name": "rmsprop"}}, "unknown optimizer name 'rmsprop': expected one of adam, sgd"),
         ({"d_optimizer": {"lr": 1}}, "unknown key 'lr' in config.d_optimizer"),
         ({"data_mean": [1, 2, 3]}, "config.data_mean must be a list of 2 numbers"),
-        ({"g_optimizer": {"final_learning_rate": -1e-5}}, "final_learning_rate must be 0 (constant rate) or positive"),
+        ({"g_optimizer": {"final_learning_rate": -1e-5}}, "final_learning_rate must be 0 (constant rate) or in (0, "
+                                                          "learning_rate 0.002], got -1e-05"),
+        ({"g_optimizer": {"final_learning_rate": 0.01}}, "final_learning_rate must be 0 (constant rate) or in (0, "
+                                                         "learning_rate 0.002], got 0.01"),
+        ({"g_optimizer": {"final_learning_rate": float("nan")}}, "final_learning_rate must be 0 (constant rate)"),
+        ({"d_optimizer": {"beta_2": 1.0}}, "beta_2 must be in [0, 1), got 1.0"),
+        ({"r1_gamma": -1.0}, "r1_gamma must be 0 (off) or a positive finite number, got -1.0"),
+        ({"r1_gamma": float("nan")}, "r1_gamma must be 0 (off) or a positive finite number, got nan"),
+        ({"r1_gamma": float("inf")}, "r1_gamma must be 0 (off) or a positive finite number, got inf"),
+        ({"r1_gamma": "high"}, "config.r1_gamma must be float, got str 'high'"),
         ({"g_optimizer": {"final_learning_rate": "low"}}, "config.g_optimizer.final_learning_rate must be"),
     ],
 )

@@ -36,8 +36,9 @@ def test_training_writes_the_run_folder(trained_run):
     lines = run.metrics_file.read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     record = json.loads(lines[-1])
-    for name in ("d_loss", "g_loss", "tp", "fn", "fp", "tn", "mean_err", "std_err", "swd"):
+    for name in ("d_loss", "g_loss", "tp", "fn", "fp", "tn", "mean_err", "std_err", "swd", "corr", "fd"):
         assert name in record
+    assert -1.0 <= record["corr"] <= 1.0 and record["fd"] >= 0.0
     # Every real sample of the epoch is counted once by step (a), every fake once by (c).
     assert record["tp"] + record["fn"] == SMALL["data_samples"]
     assert record["fp"] + record["tn"] == SMALL["data_samples"]
@@ -45,6 +46,17 @@ def test_training_writes_the_run_folder(trained_run):
     assert sorted(run.load_samples()) == [0, 1, 2]
     assert any(run.tensorboard.iterdir())
     assert (run.checkpoints / "checkpoint").is_file()
+
+
+def test_every_evaluator_metric_reaches_tensorboard(trained_run):
+    import tensorflow as tf
+
+    tags = set()
+    for events in trained_run.run.tensorboard.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            tags |= {value.tag for value in event.summary.value}
+    assert set(trained_run.records[-1]) - {"epoch"} <= tags
+    assert {"corr", "fd"} <= tags
 
 
 def test_training_is_reproducible_for_a_seed(trained_run, tmp_path):
@@ -63,6 +75,25 @@ def test_export_writes_each_artifact_with_its_manifest_and_report(exported, trai
     assert int8.calibration_samples == 500
     report = json.loads((exported["int8"].path.parent / "report.json").read_text())
     assert {a["variant"] for a in report["artifacts"]} == {"float32", "int8", "onnx"}
+    for entry in [report["float_generator"], *report["artifacts"]]:
+        assert {"mean_err", "std_err", "swd", "corr", "fd"} <= set(entry)
+
+
+def test_export_report_sees_a_tilted_cloud(trained_run):
+    from export import fidelity
+
+    config = trained_run.run.config()
+    task = fidelity.task_target(config)
+    assert (task.mean, task.std) == (config.data_mean, config.data_std)  # fd's analytic target
+    # the run's Gaussian, tilted: x and y correlated 0.5, each axis still N(mean, std)
+    rng = np.random.default_rng(0)
+    tilted = (rng.normal(size=(20_000, 2)) @ np.linalg.cholesky([[1.0, 0.5], [0.5, 1.0]]).T * config.data_std
+              + np.asarray(config.data_mean))
+    measured = fidelity.task_metrics(tilted, task)
+    assert tuple(measured) == fidelity.TASK_METRICS
+    # per axis within the toy benchmark's 0.1 (the reference is only 2,000 points), yet corr 0.5
+    assert measured["mean_err"] < 0.1 * config.data_std and measured["std_err"] < 0.1 * config.data_std
+    assert abs(measured["corr"] - 0.5) < 0.02 and measured["fd"] > 0.1 * config.data_std**2
 
 
 def test_artifacts_draw_what_the_float_generator_draws(exported):
@@ -116,6 +147,7 @@ def test_cli_train_and_export(tmp_path, capsys):
     assert f"run folder: {run_dir}" in capsys.readouterr().out
     assert main(["export", str(run_dir), "--formats", "int8", "--out", str(tmp_path / "art")]) == 0
     assert (tmp_path / "art" / "generator_int8.tflite").is_file()
+    assert ", corr " in capsys.readouterr().out  # the printed line shows what report.json holds
 
 
 @pytest.mark.parametrize(
@@ -139,6 +171,26 @@ def test_cli_refuses_a_config_file_with_an_unknown_key(tmp_path, capsys):
     config.write_text('{"epochs": 2, "learning_rate": 0.1}')
     assert main(["train", "toy2d", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
     assert "unknown key 'learning_rate' in config" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ('{"r1_gamma": -2}', "r1_gamma must be 0 (off) or a positive finite number, got -2.0"),
+        ('{"r1_gamma": NaN}', "r1_gamma must be 0 (off) or a positive finite number, got nan"),
+        ('{"g_optimizer": {"final_learning_rate": -1e-5}}',
+         "final_learning_rate must be 0 (constant rate) or in (0, learning_rate 0.002], got -1e-05"),
+        ('{"d_optimizer": {"learning_rate": 1e-3, "final_learning_rate": 0.01}}',
+         "final_learning_rate must be 0 (constant rate) or in (0, learning_rate 0.001], got 0.01"),
+    ],
+)
+def test_cli_refuses_a_bad_regulariser_or_schedule_and_writes_nothing(overrides, message, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(overrides)
+    assert main(["train", "toy2d", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "run").exists()
 
 

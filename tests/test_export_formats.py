@@ -125,7 +125,7 @@ def test_report_has_sizes_and_task_metrics(exported):
     assert {"run", "model", "fidelity_samples", "calibration_samples", "float_generator"} <= set(report)
     for file, entry in entries.items():
         for key in ("variant", "bytes", "seconds", "size_vs_float32", "psnr_db", "max_abs_err",
-                    "mean_abs_err", "mean_err", "std_err", "swd"):
+                    "mean_abs_err", "mean_err", "std_err", "swd", "corr", "fd"):
             assert key in entry, (file, key)
         assert entry["bytes"] == (folder / file).stat().st_size
     assert _entry(exported, "float32")["size_vs_float32"] == 1.0

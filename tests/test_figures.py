@@ -14,6 +14,7 @@ from matplotlib.patches import Ellipse
 
 from gan_edge.errors import InputError
 from training import figures
+from training.metrics import toy as toy_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +79,7 @@ def test_progress_grid_has_one_panel_per_snapshot(snapshots, real):
     fig = figures._build_progress(snapshots, real)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == len(snapshots) == 12  # a 3 x 4 grid, all filled
-    assert [ax.get_title() for ax in fig.axes] == [f"epoch {e}" for e in sorted(snapshots)]
+    assert [ax.get_title().split("  ")[0] for ax in fig.axes] == [f"epoch {e}" for e in sorted(snapshots)]
     limits = {(ax.get_xlim(), ax.get_ylim()) for ax in fig.axes}
     assert len(limits) == 1  # same limits in every panel...
     (xlim, ylim), = limits
@@ -106,6 +107,29 @@ def test_one_std_ellipse_follows_the_covariance():
     assert ellipse.width == pytest.approx(4.0, rel=0.03)
     assert ellipse.height == pytest.approx(1.0, rel=0.03)
     assert ellipse.angle % 180 == pytest.approx(30.0, abs=1.0)
+
+
+def test_progress_titles_show_each_clouds_corr_and_fd(real):
+    # A tilted cloud (marginals N(5, 1), correlated 0.5) must read as wrong in the figure
+    # itself, while an isotropic one reads as right: titles carry corr and fd.
+    rng = np.random.default_rng(3)
+    tilted = rng.normal(size=(1000, 2)) @ np.linalg.cholesky([[1.0, 0.5], [0.5, 1.0]]).T + 5.0
+    round_ = rng.normal(5.0, 1.0, size=(1000, 2))
+    fig = figures._build_progress({12: round_, 13: tilted}, real, target=((5.0, 5.0), 1.0))
+    titles = [ax.get_title() for ax in fig.axes]
+    expected = [toy_metrics.joint_metrics(points, real, target=((5.0, 5.0), 1.0)) for points in (round_, tilted)]
+    assert titles == [f"epoch {e}  corr {m['corr']:.2f}  fd {m['fd']:.2f}" for e, m in zip((12, 13), expected)]
+    assert abs(expected[0]["corr"]) < 0.1 and expected[0]["fd"] < 0.02
+    assert expected[1]["corr"] == pytest.approx(0.5, abs=0.05) and expected[1]["fd"] > 0.1
+    assert titles[1].startswith("epoch 13  corr 0.") and "fd 0.1" in titles[1]
+
+
+def test_progress_fd_falls_back_to_the_real_points_without_a_target(snapshots, real):
+    with_real = figures._build_progress(snapshots, real)
+    shifted = figures._build_progress(snapshots, real, target=((6.0, 5.0), 1.0))
+    fd = lambda fig: [float(ax.get_title().rsplit("fd ", 1)[1]) for ax in fig.axes]  # noqa: E731
+    # the last snapshot sits on the data: near 0 against it, about 1 (a unit shift) against (6, 5)
+    assert fd(with_real)[-1] < 0.1 and fd(shifted)[-1] > 0.8
 
 
 def test_plot_training_progress_writes_a_png(tmp_path, snapshots, real):
@@ -139,7 +163,7 @@ def test_series_are_sorted_by_epoch(records):
 
 
 def test_write_all(tmp_path, records, snapshots, real):
-    paths = figures.write_all(tmp_path, records, snapshots, real)
+    paths = figures.write_all(tmp_path, records, snapshots, real, target=((5.0, 5.0), 1.0))
     names = ["progress.png", "losses.png", "confusion.png"]
     assert paths == [tmp_path / "figures" / n for n in names]
     for path in paths:

@@ -130,3 +130,77 @@ def test_unknown_loss_mode_is_refused():
     with pytest.raises(ConfigError, match="unknown loss_mode 'wgan'"):
         FourStepRound(round_.generator, round_.discriminator, round_.g_optimizer, round_.d_optimizer,
                       latent_dim=4, latent_distribution="uniform01", loss_mode="wgan", seed=0)
+
+
+def r1_round(r1_gamma, loss_mode="standard", seed=0):
+    """A toy round whose D learns by plain SGD, so a step's change is -rate * gradient."""
+    config = default_config().with_overrides({"seed": seed})
+    keras.utils.set_random_seed(seed)
+    family = model_family("toy2d")
+    return FourStepRound(
+        family.build_generator(config), family.build_discriminator(config),
+        keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1),
+        latent_dim=4, latent_distribution="uniform01", loss_mode=loss_mode, seed=seed, r1_gamma=r1_gamma,
+    )
+
+
+def test_r1_adds_the_gradient_penalty_of_the_logits_on_real_data():
+    gamma = 3.0
+    round_ = r1_round(gamma)
+    d = round_.discriminator
+    before = weights(d)
+    real = real_batch()
+    # The expected gradient, computed another way: logits straight from the last
+    # layer's pre-activation (not recovered from the sigmoid), and R1 by its definition.
+    last = d.layers[-1]
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(real)
+            h = real
+            for layer in d.layers[:-1]:
+                h = layer(h, training=True)
+            logits = tf.squeeze(tf.matmul(h, last.kernel) + last.bias, -1)
+        grads_x = input_tape.gradient(logits, real)
+        penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(grads_x), axis=1))
+        cross_entropy = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(logits), logits))
+        loss = cross_entropy + penalty
+    expected = [w - 0.1 * g.numpy() for w, g in zip(before, tape.gradient(loss, d.trainable_variables))]
+    assert float(penalty) > 1e-4, "the test needs a D that is not flat on the data"
+    round_.discriminator_step(real, True)
+    for got, want in zip(weights(d), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    # And the penalty made a difference: without it the step lands elsewhere.
+    plain = r1_round(0.0)
+    plain.discriminator_step(real, True)
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights(plain.discriminator), weights(d)))
+
+
+@pytest.mark.parametrize("loss_mode", ["standard", "book"])
+def test_r1_leaves_the_steps_on_fakes_and_of_g_unchanged(loss_mode):
+    with_r1, without = r1_round(5.0, loss_mode), r1_round(0.0, loss_mode)
+    for round_ in (with_r1, without):
+        fakes = round_.generator(round_.sample_latent(32), training=False)
+        round_.discriminator_step(fakes, False)  # (c)
+        round_.generator_step(tf.constant(32))  # (b)/(d)
+    assert same(weights(with_r1.discriminator), weights(without.discriminator))
+    assert same(weights(with_r1.generator), weights(without.generator))
+
+
+def test_r1_weighs_every_real_sample_under_the_books_gating():
+    # The book's gating drops real samples D already calls real; R1 still sees them.
+    round_ = r1_round(5.0, "book")
+    real = real_batch()
+    p_real = round_.discriminator(real, training=False).numpy()
+    d = round_.discriminator
+    # Shift D's last bias so it calls every real sample real (smallest logit 3): the
+    # gated cross-entropy is then zero.
+    shift = 3.0 - float(np.log(p_real.min() / (1 - p_real.min())))
+    d.layers[-1].bias.assign(d.layers[-1].bias + shift)
+    before = weights(d)
+    round_.discriminator_step(real, True)
+    assert not same(before, weights(d)), "R1 should move D even when (a) made no mistake"
+    plain = r1_round(0.0, "book")
+    plain.discriminator.layers[-1].bias.assign(plain.discriminator.layers[-1].bias + shift)
+    plain_before = weights(plain.discriminator)
+    plain.discriminator_step(real, True)
+    assert same(plain_before, weights(plain.discriminator)), "without R1 and without mistakes D stays"

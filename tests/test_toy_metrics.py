@@ -1,4 +1,4 @@
-"""training.metrics.toy: moments and sliced Wasserstein of 2-D point clouds."""
+"""training.metrics.toy: moments, sliced Wasserstein, correlation and Fréchet distance of 2-D point clouds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 
 from gan_edge.errors import ConfigError, InputError
 from training.metrics import get_evaluator
-from training.metrics.toy import NAMES, evaluate, sliced_wasserstein
+from training.metrics.toy import NAMES, correlation, evaluate, frechet_distance, joint_metrics, sliced_wasserstein
+
+TARGET = ((5.0, 5.0), 1.0)  # the book's N((5, 5), I)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,7 @@ def test_identical_sets_are_at_distance_zero(cloud):
     assert result["swd"] == 0.0
     assert result["mean_err"] == 0.0
     assert result["std_err"] == 0.0
+    assert result["fd"] == 0.0  # against the reference's own fitted Gaussian
 
 
 def test_moments_exact_on_constructed_points():
@@ -63,6 +66,105 @@ def test_scaled_set_gives_expected_std_err(cloud):
     assert result["std_err"] == pytest.approx(0.5 * cloud.std(axis=0).max(), rel=1e-9)
     assert result["mean_err"] == pytest.approx(0.0, abs=1e-12)
     assert result["swd"] > 0.1
+
+
+def _with_moments(rng, n: int, mean, cov) -> np.ndarray:
+    """``n`` points whose sample mean and covariance (ddof=0) are exactly ``mean`` and ``cov``."""
+    z = rng.standard_normal((n, 2))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False, bias=True))).T  # white
+    return z @ np.linalg.cholesky(np.asarray(cov, dtype=np.float64)).T + np.asarray(mean)
+
+
+def _fd_isotropic(cov, s: float = 1.0) -> float:
+    # For equal means and C2 = s^2 I, fd is the sum over C1's eigenvalues l of (sqrt(l) - s)^2.
+    return float(sum((math.sqrt(l) - s) ** 2 for l in np.linalg.eigvalsh(cov)))
+
+
+@pytest.mark.parametrize("rho", [0.5, -0.5, 0.9])
+def test_tilted_cloud_passes_the_moments_but_not_corr_or_fd(rho):
+    # Marginals exactly N(5, 1), correlated rho: the per-axis metrics see nothing wrong.
+    rng = np.random.default_rng(5)
+    cov = [[1.0, rho], [rho, 1.0]]
+    tilted = _with_moments(rng, 10_000, (5.0, 5.0), cov)
+    reference = _with_moments(rng, 10_000, (5.0, 5.0), np.eye(2))
+    result = evaluate(tilted, reference, target=TARGET)
+    assert result["mean_err"] < 1e-9 and result["std_err"] < 1e-9
+    assert result["corr"] == pytest.approx(rho, abs=1e-9)
+    # eigenvalues 1 +- rho: fd = (sqrt(1 + rho) - 1)^2 + (sqrt(1 - rho) - 1)^2, 0.136 at 0.5
+    expected = (math.sqrt(1 + rho) - 1) ** 2 + (math.sqrt(1 - rho) - 1) ** 2
+    assert expected == pytest.approx(_fd_isotropic(cov), rel=1e-12)
+    assert result["fd"] == pytest.approx(expected, rel=1e-6)
+    assert result["fd"] > 0.1
+    # the reference points' fitted Gaussian is exactly N((5, 5), I) here: same fd without target
+    assert evaluate(tilted, reference)["fd"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_isotropic_sample_has_small_corr_and_fd():
+    rng = np.random.default_rng(6)
+    points = rng.normal(5.0, 1.0, size=(10_000, 2))
+    result = evaluate(points, rng.normal(5.0, 1.0, size=(10_000, 2)), target=TARGET)
+    assert abs(result["corr"]) < 0.05  # its standard error is 0.01
+    assert 0.0 <= result["fd"] < 0.005  # sampling noise alone: about 4/n
+
+
+def test_fd_matches_the_general_formula_computed_by_scipy():
+    sqrtm = pytest.importorskip("scipy.linalg").sqrtm
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(3000, 2)) @ np.array([[2.0, 0.7], [0.0, 0.4]]) + [1.0, -2.0]
+    b = rng.normal(size=(500, 2)) @ np.array([[0.5, -0.3], [0.2, 1.5]]) + [0.3, 0.8]
+
+    def fid(m1, c1, m2, c2) -> float:  # FID's usual form: sqrtm of the non-symmetric C1 C2
+        return float(np.sum((m1 - m2) ** 2) + np.trace(c1 + c2 - 2 * sqrtm(c1 @ c2).real))
+
+    ca, cb = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)
+    expected = fid(a.mean(axis=0), ca, b.mean(axis=0), cb)
+    assert evaluate(a, b)["fd"] == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(a.mean(axis=0), ca, b.mean(axis=0), cb) == pytest.approx(expected, rel=1e-9)
+    # an analytic target N(mean, s^2 I) instead of b's fitted Gaussian
+    mean, s = np.array([2.0, -1.0]), 1.7
+    expected = fid(a.mean(axis=0), ca, mean, s**2 * np.eye(2))
+    assert evaluate(a, b, target=(tuple(mean), s))["fd"] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "points, corr",
+    [
+        (np.full((50, 2), 3.0), 0.0),  # all equal: no correlation to measure
+        (np.c_[np.linspace(4, 6, 50), np.full(50, 5.0)], 0.0),  # constant y
+        (np.c_[np.linspace(4, 6, 50), 2 * np.linspace(4, 6, 50) - 5], 1.0),  # on a rising line
+        (np.c_[np.linspace(4, 6, 50), 15 - 2 * np.linspace(4, 6, 50)], -1.0),  # on a falling line
+    ],
+)
+def test_degenerate_clouds_give_finite_values(points, corr):
+    result = evaluate(points, np.random.default_rng(8).normal(5.0, 1.0, size=(500, 2)), target=TARGET)
+    json.dumps(result, allow_nan=False)  # metrics.jsonl never holds NaN
+    assert result["corr"] == pytest.approx(corr, abs=1e-12)
+    # a flat cloud's covariance has eigenvalues l >= 0: fd = |m - (5, 5)|^2 + sum (sqrt(l) - 1)^2
+    cov = np.cov(points, rowvar=False, bias=True)
+    mean_part = float(np.sum((points.mean(axis=0) - 5.0) ** 2))
+    assert result["fd"] == pytest.approx(mean_part + _fd_isotropic(cov), rel=1e-6, abs=1e-9)
+
+
+def test_correlation_of_a_constant_axis_is_zero():
+    assert correlation(np.array([[1.0, 2.0], [1.0, 5.0], [1.0, -3.0]])) == 0.0
+
+
+def test_joint_metrics_are_what_evaluate_reports(cloud):
+    tilted = cloud @ np.array([[1.0, 0.4], [0.0, 0.9]])
+    full = evaluate(tilted, cloud, target=TARGET)
+    assert joint_metrics(tilted, cloud, target=TARGET) == {"corr": full["corr"], "fd": full["fd"]}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [((5.0,), 1.0), ((5.0, 5.0), 0.0), ((5.0, 5.0), -1.0), ((5.0, math.nan), 1.0), "N(5, 1)", (5.0, 1.0, 2.0)],
+)
+def test_bad_target_is_refused_by_name(cloud, target):
+    message = f"target must be (mean, std) with 2 finite means and a std > 0, got {target!r}"
+    with pytest.raises(InputError) as err:
+        evaluate(cloud, cloud, target=target)
+    assert str(err.value) == message
 
 
 def test_different_sample_counts_match_scipy():
@@ -135,3 +237,20 @@ def test_evaluator_chosen_by_name(cloud):
     assert get_evaluator("toy") is evaluate
     with pytest.raises(ConfigError, match=r"unknown evaluator 'fid': expected one of .*\btoy\b"):
         get_evaluator("fid")
+
+
+def test_tilted_cloud_reads_as_wrong_in_the_progress_line_and_the_demo_table():
+    from gan_edge.cli.demo import _explanation, _table
+    from training.config import default_config
+    from gan_edge.cli.train import describer
+
+    rng = np.random.default_rng(9)
+    tilted = _with_moments(rng, 10_000, (5.0, 5.0), [[1.0, 0.5], [0.5, 1.0]])
+    metrics = evaluate(tilted, _with_moments(rng, 10_000, (5.0, 5.0), np.eye(2)), target=TARGET)
+    line = describer("toy2d")({"epoch": 13, "d_loss": 1.39, "g_loss": 0.69, **metrics})
+    assert "mean_err 0.000  std_err 0.000" in line and "corr 0.500  fd 0.136" in line
+    header, _, row = _table([("generator_float32.tflite", 3424, 0.03, metrics)]).splitlines()
+    assert header.split()[-2:] == ["corr", "fd"]
+    assert row.split()[-2:] == ["0.500", "0.136"]
+    explained = _explanation(default_config("toy2d"))
+    assert "corr: correlation of x and y" in explained and "fd: Fréchet distance" in explained

@@ -29,7 +29,8 @@ def evaluate_generator(
         from training.metrics import toy as toy_metrics
 
         data = load_training_data(config, family.DATA)
-        return {"generator": toy_metrics.evaluate(generate(latent), data.samples)}
+        target = (config.data_mean, config.data_std)  # fd against the data's Gaussian, as in training
+        return {"generator": toy_metrics.evaluate(generate(latent), data.samples, target=target)}
 
     from training.data.mnist import load_mnist, to_model_range
     from training.evaluators.mnist import classifier_cache_dir

@@ -19,6 +19,12 @@ Two loss modes:
             samples weigh zero and the sum is divided by the batch size, so a step
             with fewer mistakes moves the weights less.
 
+A regulariser of D may join step (a): R1 (Mescheder, Geiger and Nowozin, 2018), a
+zero-centred gradient penalty on real data, gamma / 2 * E ||grad_x logit D(x)||^2. It
+vanishes where D is flat on the data, so it does not move the game's equilibrium; it
+damps the orbiting around it that plain gradient play keeps up (in the toy GAN, the
+generator otherwise settles on a tilted line: benchmarks/toy_quality.py).
+
 The recorded ``d_loss`` and ``g_loss`` are always the full cross-entropies (the
 quantities of the book's Figure 22-20), whichever mode trains. The confusion
 counts come from (a) for TP/FN and from (c) for FP/TN, measured before that
@@ -26,6 +32,8 @@ step's update.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import tensorflow as tf
 import tf_keras as keras
@@ -48,6 +56,21 @@ def _binary_cross_entropy(target: tf.Tensor, p_real: tf.Tensor) -> tf.Tensor:
     return -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))
 
 
+def _logits(p_real: tf.Tensor) -> tf.Tensor:
+    """D's logits from its probabilities (every D here ends in a sigmoid): R1 is
+    defined on the logit, whose gradient is grad p / (p (1 - p)).
+
+    Where float32 rounds the sigmoid to 0 or 1 (|logit| above about 16) the clip makes
+    the recovered logit flat, so R1 sees no gradient there; a D under R1 stays far
+    from that, its logits near 0 on the data."""
+    p = tf.clip_by_value(p_real, _EPSILON, 1.0 - _EPSILON)
+    return tf.math.log(p) - tf.math.log1p(-p)
+
+
+def tape_if(condition: bool, tape: tf.GradientTape):
+    return tape if condition else contextlib.nullcontext()
+
+
 class FourStepRound:
     """Owns the two networks, their optimizers and the noise source for training.
 
@@ -66,6 +89,7 @@ class FourStepRound:
         latent_distribution: str,
         loss_mode: str,
         seed: int,
+        r1_gamma: float = 0.0,
     ) -> None:
         if loss_mode not in ("standard", "book"):
             raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of standard, book")
@@ -76,6 +100,7 @@ class FourStepRound:
         self.latent_dim = latent_dim
         self.latent_distribution = latent_distribution
         self.book_gating = loss_mode == "book"
+        self.r1_gamma = float(r1_gamma)
         # A stateful generator, saved in checkpoints, so a resumed run draws the same noise.
         self.noise = tf.random.Generator.from_seed(seed)
         # Built eagerly so that the compiled functions never create variables.
@@ -99,14 +124,28 @@ class FourStepRound:
         samples are a slice of a global batch of that size; losses are sums over the
         slice divided by it, so summing over replicas gives the global mean.
         """
+        penalised = is_real and self.r1_gamma > 0.0
+        # R1 needs the gradient of D's logits with respect to the real samples: a second
+        # tape records D's forward pass on them, only when the penalty is on.
+        input_tape = tf.GradientTape(watch_accessed_variables=False)
         with tf.GradientTape() as tape:
-            p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
+            with tape_if(penalised, input_tape):
+                if penalised:
+                    input_tape.watch(samples)
+                p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
+                # Summing the logits keeps their gradients per sample: each depends on its own
+                # sample only (the batch-wise remedies aside, as in R1's usual implementations).
+                logit_sum = tf.reduce_sum(_logits(p_real)) if penalised else None
             target = tf.ones_like(p_real) if is_real else tf.zeros_like(p_real)
             per_sample = _binary_cross_entropy(target, p_real)
             called_real = p_real >= 0.5
             # (a) learns from FN (real called fake), (c) from FP (fake called real).
             mistakes = tf.logical_not(called_real) if is_real else called_real
             loss = self._reduce(per_sample, mistakes, global_size)
+            if penalised:  # R1 weighs every real sample, whatever the loss mode gates
+                gradients = input_tape.gradient(logit_sum, samples)
+                norms = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), axis=1)
+                loss += 0.5 * self.r1_gamma * self._mean(norms, global_size)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._mean(per_sample, global_size), called_real

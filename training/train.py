@@ -65,7 +65,7 @@ def build_optimizer(config: OptimizerConfig, updates: int | None = None) -> kera
     if config.final_learning_rate and updates:
         rate = keras.optimizers.schedules.PolynomialDecay(rate, updates, config.final_learning_rate, power=1.0)
     if config.name == "adam":
-        return keras.optimizers.Adam(rate, beta_1=config.beta_1)
+        return keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)
     return keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=config.nesterov)
 
 
@@ -103,6 +103,7 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
         latent_distribution=config.latent_distribution,
         loss_mode=config.loss_mode,
         seed=config.seed if seed is None else seed,
+        r1_gamma=config.r1_gamma,
     )
     if config.jit_compile:
         # The round alone: the loop around it pulls batches from an iterator, which XLA

@@ -3,13 +3,15 @@
 Call ``open_backend(name, model_path, threads=..., **options)``; it checks the file, imports
 the backend's module (lazily, so ``import gan_edge`` loads no runtime), and
 returns a ``Backend``. Then read its ``input_*`` / ``output_*`` properties, which
-come from the model file itself, and call ``run(x)`` as often as needed.
+come from the model file itself, and call ``run(x)`` as often as needed, then ``close()``.
 ``options`` are the backend's own keywords (``BACKEND_OPTIONS`` says which backend
 takes which): ``accelerator`` for litert-compiled, ``delegate`` and
 ``delegate_options`` for litert, ``providers`` for onnxruntime.
 
 ``Generator`` (gan_edge.generator) does quantization, batching and padding on
 top; a backend only moves one batch through the model in the model's dtypes.
+A backend is not safe to share between threads: ``Generator`` gives each thread
+that calls at the same time a backend of its own.
 """
 
 from __future__ import annotations
@@ -133,6 +135,30 @@ class Backend(abc.ABC):
     def output_buffer(self) -> np.ndarray:
         """The (batch, *output_shape) result of the last invoke(), in ``output_dtype``."""
         return self._default_output
+
+    # --- the end ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the native model; every later call raises InputError, none crashes.
+
+        Not while another thread is inside a call: ``Generator.close`` waits for those.
+        """
+        self._release()
+        refuse = _refuse_closed(self.name)
+        # Instance attributes shadow the methods, so the open path pays nothing.
+        for method in ("run", "reserve", "input_buffer", "invoke", "output_buffer"):
+            setattr(self, method, refuse)
+
+    def _release(self) -> None:
+        """Drop the references that keep native memory alive (a backend adds its own)."""
+        self._default_input = self._default_output = None
+
+
+def _refuse_closed(name: str):
+    def refuse(*args, **kwargs):
+        raise InputError(f"this {name} backend was closed: load the model again to run it")
+
+    return refuse
 
 
 def check_threads(threads: int | None) -> int | None:

@@ -240,6 +240,12 @@ class CompiledModelBackend(Backend):
     def output_buffer(self) -> np.ndarray:
         return self._y
 
+    def _release(self) -> None:
+        # Buffers before the model they were made for. LiteRT frees each one when its
+        # last Python reference goes, and the capsules and bound RunByIndex are references.
+        self._in_caps = self._out_caps = self._inputs = self._outputs = None
+        self._run = self._model = None
+
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.shape != self._in_shape or x.dtype != self._in_dtype:
             raise InputError(

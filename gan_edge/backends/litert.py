@@ -191,6 +191,11 @@ class LiteRTBackend(Backend):
     def output_buffer(self) -> np.ndarray:
         return self._out_view()
 
+    def _release(self) -> None:
+        # The interpreter is freed with its last reference; a tensor view a caller
+        # still holds keeps its own reference, so its memory stays valid.
+        self._interpreter = self._in_view = self._out_view = None
+
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 2 or x.dtype != self.input_dtype:
             raise InputError(

@@ -141,6 +141,10 @@ class OnnxRuntimeBackend(Backend):
     def embedded_manifest(self) -> dict | None:
         return extract_from_onnx(self._metadata)
 
+    def _release(self) -> None:
+        super()._release()
+        self._session = None
+
     def run(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 2 or x.dtype != self.input_dtype:
             raise InputError(

@@ -105,7 +105,7 @@ def _print_artifact(artifact) -> None:
     line = (f"wrote {artifact.path}  ({artifact.size_bytes:,} bytes, "
             f"PSNR {fidelity['psnr_db']:.1f} dB against the float generator")
     if "swd" in fidelity:
-        line += f", swd {fidelity['swd']:.3f} against the data"
+        line += f", swd {fidelity['swd']:.3f}, corr {fidelity['corr']:.3f}, fd {fidelity['fd']:.3f} against the data"
     if "fcd" in fidelity:
         line += f", fcd {fidelity['fcd']:.1f}, {fidelity['classes_covered']:.0f} digits covered"
     print(line + ")", flush=True)

@@ -17,7 +17,7 @@ Evaluator = Callable[..., dict[str, float]]
 
 # name -> module holding its ``evaluate``
 EVALUATORS: dict[str, str] = {
-    "toy": "training.metrics.toy",  # mean, std and sliced Wasserstein of 2-D points
+    "toy": "training.metrics.toy",  # moments, sliced Wasserstein, correlation, Fréchet distance of 2-D points
     "mnist": "training.metrics.mnist.evaluate",  # FCD, digit classes, precision/recall
 }
 
