@@ -44,9 +44,11 @@ def test_presets_load_the_protocols_sample_count():
     # "paper" is the protocol's schedule; "default" compresses it (a decaying rate, XLA).
     paper = default_config("ring8", "paper")
     assert (paper.epochs, paper.d_optimizer.learning_rate, paper.d_optimizer.beta_1) == (400, 1e-4, 0.8)
-    assert paper.g_optimizer.final_learning_rate == 0.0
-    assert (config.d_optimizer.learning_rate, config.d_optimizer.final_learning_rate, config.jit_compile) == (
-        1e-3, 1e-5, True)
+    assert paper.g_optimizer.final_learning_rate == 0.0 and paper.r1_gamma == 0.0
+    # The default: R1 and two time scales that decay to 1e-6 over 20,000 rounds.
+    assert (config.epochs, config.r1_gamma, config.jit_compile) == (20, 0.1, True)
+    assert (config.d_optimizer.learning_rate, config.d_optimizer.final_learning_rate) == (1e-3, 1e-6)
+    assert (config.g_optimizer.learning_rate, config.g_optimizer.final_learning_rate) == (5e-4, 1e-6)
 
 
 # -- metrics ------------------------------------------------------------------------------
