@@ -29,10 +29,14 @@ def test_the_book_preset_is_the_book_as_printed():
 def test_the_toy_preset_leaks_into_no_other_model():
     # Presets merge into the field defaults: the toy's R1 and Adam betas must not
     # reach a model whose preset names only some optimizer keys.
-    for model in ("dcgan", "ring8", "grid25", "progan"):
+    for model in ("dcgan", "progan"):
         config = default_config(model)
         assert config.r1_gamma == 0.0, model
         assert config.d_optimizer.beta_2 == 0.999 and config.g_optimizer.beta_2 == 0.999, model
+        assert config.d_optimizer.final_learning_rate == 0.0, model
+    for model in ("ring8", "grid25"):  # their own R1 and schedule, not the toy's
+        config = default_config(model)
+        assert config.r1_gamma == 0.1 and config.d_optimizer.final_learning_rate == 1e-6, model
 
 
 def test_round_trip_through_json():
