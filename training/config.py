@@ -206,9 +206,9 @@ _DCGAN_COMMON = {
 # a 2-core CPU). "default" compresses it for this CPU: 20 epochs (20,000 rounds) with R1
 # (gamma 0.1), Adam beta_1 0 / beta_2 0.99, D's rate 1e-3 and G's 5e-4 falling linearly to
 # 1e-6, each round compiled with XLA. Measured on fresh seeds (benchmarks/mode_collapse.py,
-# configuration "R1", seeds 100-101, 2 seeds only: 11 minutes a run here): grid25 25 of 25
-# modes, 78% high quality, reverse KL 0.08; ring8 8 of 8 modes, 93.5% high quality, reverse
-# KL 0.00. The old default (beta_1 0.8, 1e-3 -> 1e-5 for both) gave 14.4 modes and 7% high
+# configuration "R1"; benchmarks/results/mode_collapse_default.txt): ring8 8 of 8 modes,
+# 94.95% high quality, reverse KL 0.00 (8 seeds); grid25 25 of 25 modes, 78% high quality,
+# reverse KL 0.08 (2 seeds: 11 to 19 minutes a run here). The old default (beta_1 0.8, 1e-3 -> 1e-5 for both) gave 14.4 modes and 7% high
 # quality on the grid at 5,000 rounds; in screening (one seed each) R1 with beta_1 0.5 gave
 # 77-81% and adding pack 2 gave 66-81%. PacGAN's Table 1 (94% on the grid) is not reached
 # in 20,000 rounds: the high-quality share is what falls short.
