@@ -67,7 +67,8 @@ def _logits(p_real: tf.Tensor) -> tf.Tensor:
     return tf.math.log(p) - tf.math.log1p(-p)
 
 
-def tape_if(condition: bool, tape: tf.GradientTape):
+def _record_if(condition: bool, tape: tf.GradientTape):
+    """``tape`` as a context when ``condition`` holds, else a context that records nothing."""
     return tape if condition else contextlib.nullcontext()
 
 
@@ -129,7 +130,7 @@ class FourStepRound:
         # tape records D's forward pass on them, only when the penalty is on.
         input_tape = tf.GradientTape(watch_accessed_variables=False)
         with tf.GradientTape() as tape:
-            with tape_if(penalised, input_tape):
+            with _record_if(penalised, input_tape):
                 if penalised:
                     input_tape.watch(samples)
                 p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
