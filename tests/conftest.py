@@ -194,3 +194,22 @@ def mnist_classifier_cache(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+# --- targets_: exports that the emulated and browser targets run ---------------------
+
+TINY_DCGAN = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
+
+
+@pytest.fixture(scope="session")
+def targets_dcgan_export(tmp_path_factory, mnist_classifier_cache) -> Path:
+    """A tiny DCGAN run (one epoch on 256 digits) exported once per session through the
+    real pipeline: float32, int8, int8-float-io and ONNX, each behind its fidelity gate.
+    Untrained digits, but the graph, the lowering and the quantization a user gets."""
+    from export import export_run
+    from training.config import default_config
+    from training.train import train
+
+    run = train(default_config("dcgan").with_overrides(TINY_DCGAN), tmp_path_factory.mktemp("targets") / "run").run.path
+    export_run(run, run / "export", formats=("float32", "int8", "int8-float-io", "onnx"), fidelity_samples=500)
+    return run / "export"

@@ -4,55 +4,25 @@
     python generate.py MODEL.tflite -n 64 --out DIR [--seed 0] [--threads 2]
 
 Writes DIR/samples.npy (float32, data space) and, for a 28x28x1 image generator,
-DIR/grid.png, written by the small PNG encoder below (numpy + zlib: no matplotlib or
-PIL on the board). Prints the latency per sample. Needs numpy and ai-edge-litert only;
+DIR/grid.png, written by gan_edge's PNG encoder (numpy + zlib: no matplotlib or PIL on
+the board). Prints the latency per sample. Needs numpy and ai-edge-litert only;
 TensorFlow is never imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import struct
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 import gan_edge
+from gan_edge.io import atomic_write_bytes
+from gan_edge.png import encode_png, image_grid
 
 IMAGE_SHAPE = (28, 28, 1)
-
-
-def write_png(path: Path, gray: np.ndarray) -> None:
-    """An 8-bit grayscale PNG: signature, IHDR, one zlib-compressed IDAT, IEND."""
-    gray = np.ascontiguousarray(gray, dtype=np.uint8)
-    height, width = gray.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    # Each row starts with filter type 0 (none).
-    raw = np.hstack([np.zeros((height, 1), np.uint8), gray]).tobytes()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit, grayscale
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
-                     + chunk(b"IEND", b""))
-
-
-def image_grid(images: np.ndarray, value_range: tuple[float, float] | None, pad: int = 2) -> np.ndarray:
-    """(n, 28, 28, 1) floats -> one uint8 image, a near-square grid with a black border."""
-    low, high = value_range if value_range is not None else (float(images.min()), float(images.max()))
-    scaled = np.clip((images[..., 0] - low) / max(high - low, 1e-12), 0, 1) * 255
-    n, h, w = scaled.shape
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), np.uint8)
-    for i, image in enumerate(scaled.round().astype(np.uint8)):
-        r, c = divmod(i, cols)
-        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = image
-    return grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     np.save(args.out / "samples.npy", samples)
     print(f"{args.model.name}: {args.n} samples of shape {generator.output_shape} -> {args.out / 'samples.npy'}")
     if tuple(generator.output_shape) == IMAGE_SHAPE:
-        write_png(args.out / "grid.png", image_grid(samples, generator.manifest.output_range))
+        low, high = generator.manifest.output_range or (float(samples.min()), float(samples.max()))
+        atomic_write_bytes(args.out / "grid.png", encode_png(image_grid(samples, low=low, high=high)))
         print(f"image grid -> {args.out / 'grid.png'}")
     print(f"latency per sample: {batch_us:.1f} us in one batch of {args.n}; "
           f"one at a time: p50 {np.percentile(singles, 50):.1f} us, p90 {np.percentile(singles, 90):.1f} us")

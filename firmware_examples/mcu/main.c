@@ -1,4 +1,4 @@
-/* Cortex-M4 example: draw latents, run the generated GAN module, print the points.
+/* Cortex-M example: draw latents, run the generated GAN module, print the points.
  *
  * Everything here is integer-only except gan_dequantize (soft-float on a plain M4,
  * the FPU on an M4F built with -mfpu=fpv4-sp-d16 -mfloat-abi=hard). Output goes
@@ -77,6 +77,5 @@ int main(void)
         }
         uart_putc('\n');
     }
-    for (;;) {
-    }
+    return 0; /* to startup.c's board_exit: under QEMU the exit status, on a board a halt */
 }
