@@ -3,7 +3,7 @@
 # chromium (headless; WebGPU on its SwiftShader software adapter) and the page's pinned npm
 # packages (firmware_examples/web/package-lock.json: LiteRT.js, ONNX Runtime Web).
 # Idempotent. When either cannot be had it warns and exits 1, and the browser tests skip with
-# the reason:  .ci/install-browser.sh || true
+# the reason:  .ci/install-browser.sh || export GAN_EDGE_SKIP_BROWSER=1
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,10 +18,30 @@ Why bother:
 - The original convolution computes every product on a map four times larger whose
   pixels repeat in 2x2 blocks: for 5x5 kernels the sub-pixel form does 3x3x4 = 36
   multiply-accumulates per small pixel and channel pair instead of 4x25 = 100.
-A fully grown ProGAN generator (32x32, alpha 1) loses the levels its blend weights 0:
-the lower to-RGB convolutions, their upsampling to 32x32 and the blend itself
-(``training.models.progan.fully_grown``); one still growing is kept whole.
+The fold pays for kernels of 5x5 and up. A 3x3 kernel folds to 3x3 too, the same
+multiply-accumulates with four times the weights (5 of 9 taps per phase zero); there,
+and for an upsampling with no convolution after it, the upsampling alone is rewritten
+as ``depth_to_space(concat([x] * 4), 2)`` (``NearestUpsampling2x``), which XNNPACK also
+runs, in int8 without rounding (both ops copy values), and the convolution stays as
+it is. The same rules apply to ProGAN's ``EqualizedConv2D`` (its kernel times its
+run-time scale is the plain kernel), in any model that is a chain of one-input layers,
+Sequential or functional. A ``Reshape`` in such a chain becomes one with a constant
+shape (``StaticReshape``): Keras reshapes to ``(tf.shape(x)[0], *target)``, which with a
+dynamic batch converts to SHAPE, STRIDED_SLICE and PACK ops XNNPACK does not take.
+A fully grown ProGAN generator (32x32, alpha 1) first loses the levels its blend
+weights 0: the lower to-RGB convolutions, their upsampling to 32x32 and the blend
+itself (``training.models.progan.fully_grown``); one still growing is kept whole.
 Other models pass through unchanged.
+
+Pixel norm stays as it is in the graph, but has no int8 form XNNPACK runs: its
+RSQRT has no quantized XNNPACK kernel (it cut the int8 graph at every pixel norm),
+and in int8 the mean of squares and its reciprocal square root span ranges a
+256-level grid resolves badly. ``int8_float_ops`` names the ops that full-integer
+conversion keeps in float32 instead (``export.tflite``): each LeakyReLU + pixel norm
+between two convolutions becomes DEQUANTIZE, float ops, QUANTIZE, which XNNPACK runs
+in the same partition as the int8 convolutions. The LeakyReLU goes with it because an
+int8 LEAKY_RELU would add one more rounding of its output to 256 levels per layer
+(1.2 dB of the int8 artifact's PSNR on a trained ProGAN).
 """
 
 from __future__ import annotations
@@ -30,7 +50,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["lower_for_edge", "subpixel_kernel", "SubPixelConv2D"]
+__all__ = ["lower_for_edge", "subpixel_kernel", "SubPixelConv2D", "NearestUpsampling2x", "StaticReshape",
+           "int8_float_ops"]
 
 
 def subpixel_kernel(kernel: np.ndarray) -> np.ndarray:
@@ -70,13 +91,46 @@ class SubPixelConv2D(keras.layers.Layer):
         return tf.nn.depth_to_space(self.activation(y), 2)
 
 
-def _foldable(upsampling, conv) -> bool:
+class NearestUpsampling2x(keras.layers.Layer):
+    """``UpSampling2D(2)`` (nearest) as ``depth_to_space(concat([x] * 4), 2)``: output pixel
+    (2i + a, 2j + b) reads channel block 2a + b of pixel (i, j), a copy of x[i, j]."""
+
+    def call(self, inputs):
+        return tf.nn.depth_to_space(tf.concat([inputs] * 4, axis=-1), 2)
+
+
+class StaticReshape(keras.layers.Layer):
+    """``Reshape(target)`` as ``tf.reshape(x, (-1, *target))``: the same function, with a
+    constant shape operand however the batch is given."""
+
+    def __init__(self, target_shape, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def call(self, inputs):
+        return tf.reshape(inputs, (-1, *self.target_shape))
+
+
+def _nearest_2x(layer) -> bool:
     return (
-        isinstance(upsampling, keras.layers.UpSampling2D)
-        and tuple(upsampling.size) == (2, 2)
-        and upsampling.interpolation == "nearest"
-        and upsampling.data_format == "channels_last"
-        and type(conv) is keras.layers.Conv2D  # not subclasses: their call may differ
+        isinstance(layer, keras.layers.UpSampling2D)
+        and tuple(layer.size) == (2, 2)
+        and layer.interpolation == "nearest"
+        and layer.data_format == "channels_last"
+    )
+
+
+def _plain_conv(conv) -> tuple[np.ndarray, np.ndarray | None, object] | None:
+    """(kernel, bias, activation) of a stride-1 SAME convolution with an odd square
+    kernel, as a plain conv would hold them; None for any other layer."""
+    from training.models.progan_layers import EqualizedConv2D
+
+    if type(conv) is EqualizedConv2D:  # conv2d(x, kernel * scale, 1, "SAME") + bias
+        if conv.kernel_size % 2 == 0:
+            return None
+        return conv.kernel.numpy() * np.float32(conv.scale), conv.bias.numpy(), None
+    if (
+        type(conv) is keras.layers.Conv2D  # not subclasses: their call may differ
         and conv.padding == "same"
         and tuple(conv.strides) == (1, 1)
         and tuple(conv.dilation_rate) == (1, 1)
@@ -84,31 +138,85 @@ def _foldable(upsampling, conv) -> bool:
         and conv.data_format == "channels_last"
         and conv.kernel_size[0] == conv.kernel_size[1]
         and conv.kernel_size[0] % 2 == 1
-    )
+    ):
+        return conv.kernel.numpy(), conv.bias.numpy() if conv.use_bias else None, conv.activation
+    return None
+
+
+def _chain(model: keras.Model) -> list[keras.layers.Layer] | None:
+    """The layers of a model that is one path from its input to its output, in order
+    (the model is then their composition); None when any layer has several inputs
+    or outputs."""
+    if isinstance(model, keras.Sequential):
+        return list(model.layers)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    layers, tensor = [], model.outputs[0]
+    while tensor is not model.inputs[0]:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None or history.tensor_index != 0:
+            return None
+        node = history.layer._inbound_nodes[history.node_index]
+        inputs = node.keras_inputs
+        if len(inputs) != 1 or len(tf.nest.flatten(node.outputs)) != 1:
+            return None
+        layers.append(history.layer)
+        tensor = inputs[0]
+    return layers[::-1]
+
+
+def int8_float_ops(model: keras.Model) -> tuple[str, ...]:
+    """The TFLite op types a full-integer artifact of ``model`` (already lowered) keeps
+    in float32: pixel norm's and the LeakyReLU before it, when the model has a pixel
+    norm. In a fully grown ProGAN generator these op types appear nowhere else (its
+    convolutions and dense layers fold their scale and bias), so every CONV_2D and
+    FULLY_CONNECTED stays int8; in one still growing, the fade-in's MUL and ADD stay
+    float too."""
+    from training.models.progan_layers import PixelNorm
+
+    if any(isinstance(layer, PixelNorm) for layer in model.submodules):
+        return PIXEL_NORM_OPS
+    return ()
+
+
+# leaky_relu(x) then x * rsqrt(mean(x^2) + eps), as the converter writes them.
+PIXEL_NORM_OPS = ("LEAKY_RELU", "SQUARE", "MEAN", "ADD", "RSQRT", "MUL")
 
 
 def lower_for_edge(model: keras.Model) -> keras.Model:
-    """``model`` with each foldable UpSampling2D + Conv2D pair as one ``SubPixelConv2D``,
-    or a fully grown ProGAN without its unused levels; ``model`` itself otherwise."""
+    """``model`` with each UpSampling2D(2) + conv (5x5 and up) pair as one ``SubPixelConv2D``,
+    each other UpSampling2D(2) as a ``NearestUpsampling2x`` and each Reshape as a
+    ``StaticReshape``, a fully grown ProGAN first cut to its 32x32 path; ``model`` itself
+    when nothing applies (a ProGAN still growing included)."""
     from training.models.progan import fully_grown
     from training.models.progan_layers import Growth
 
     if any(isinstance(layer, Growth) for layer in model.submodules):
-        return fully_grown(model) or model
-    if not isinstance(model, keras.Sequential):
+        grown = fully_grown(model)
+        if grown is None:
+            return model
+        model = grown
+    layers = _chain(model)
+    if layers is None:
         return model
-    layers, changed, i = list(model.layers), False, 0
-    lowered = []
+    lowered, changed, i = [], False, 0
     while i < len(layers):
-        if i + 1 < len(layers) and _foldable(layers[i], layers[i + 1]):
+        folded = _plain_conv(layers[i + 1]) if i + 1 < len(layers) and _nearest_2x(layers[i]) else None
+        if folded is not None and folded[0].shape[0] > 3:  # 3x3 and 1x1 would not save a MAC
+            kernel, bias, activation = folded
             conv = layers[i + 1]
-            kernel = subpixel_kernel(conv.kernel.numpy())
-            bias = conv.bias.numpy() if conv.use_bias else None
-            lowered.append(SubPixelConv2D(kernel, bias, conv.activation, name=f"{conv.name}_subpixel"))
+            lowered.append(SubPixelConv2D(subpixel_kernel(kernel), bias, activation, name=f"{conv.name}_subpixel"))
             changed, i = True, i + 2
+            continue
+        if _nearest_2x(layers[i]):
+            lowered.append(NearestUpsampling2x(name=layers[i].name))
+            changed = True
+        elif type(layers[i]) is keras.layers.Reshape and all(d > 0 for d in layers[i].target_shape):
+            lowered.append(StaticReshape(layers[i].target_shape, name=layers[i].name))
+            changed = True
         else:
             lowered.append(layers[i])
-            i += 1
+        i += 1
     if not changed:
         return model
     return keras.Sequential([keras.layers.Input(model.input_shape[1:], name="latent"), *lowered], name=model.name)

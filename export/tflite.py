@@ -6,6 +6,12 @@ accelerator only takes static shapes. After conversion the op list is checked:
 an artifact that needs TensorFlow (Flex) ops would not run on a device. The model
 is first rewritten into an equivalent one edge runtimes run faster
 (``export.lowering``: upsampling + convolution as one sub-pixel convolution).
+
+Full-integer formats quantize every op but those ``export.lowering.int8_float_ops``
+names (ProGAN's pixel norm), which stay float32 between a DEQUANTIZE and a QUANTIZE:
+the converter is asked only to calibrate, then its MLIR quantizer runs with those
+op types on its deny list, as ``tf.lite.experimental.QuantizationDebugger`` does for
+selective quantization (that class itself writes float input and output only).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from typing import Iterable
 
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
 
-from export.lowering import lower_for_edge
+from export.lowering import int8_float_ops, lower_for_edge
 from export.source import TrainedGenerator
 from gan_edge.errors import GanEdgeError
 from gan_edge.io import quiet_native_stderr
@@ -71,13 +78,7 @@ def to_int8(
     Activation ranges come from running ``calibration_latents`` (draws of the
     generator's own latent distribution) through the float model.
     """
-    converter = _converter(trained, batch_size)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = _representative(calibration_latents)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return _convert(converter)
+    return _full_integer(trained, calibration_latents, batch_size, io_type=tf.int8)
 
 
 def to_int8_float_io(
@@ -88,11 +89,7 @@ def to_int8_float_io(
 ) -> bytes:
     """Full-integer int8 inside, float32 input and output (a QUANTIZE and a
     DEQUANTIZE op at the edges): the caller needs no scale or zero point."""
-    converter = _converter(trained, batch_size)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = _representative(calibration_latents)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return _convert(converter)
+    return _full_integer(trained, calibration_latents, batch_size, io_type=tf.float32)
 
 
 def builtin_op_names(model_bytes: bytes) -> list[str]:
@@ -109,9 +106,36 @@ def builtin_op_names(model_bytes: bytes) -> list[str]:
     return names
 
 
-def _converter(trained: TrainedGenerator, batch_size: int | None) -> tf.lite.TFLiteConverter:
-    # The same function, in the form edge runtimes run fastest (export/lowering.py).
+def _full_integer(trained: TrainedGenerator, calibration_latents: np.ndarray, batch_size: int | None, *,
+                  io_type: tf.DType) -> bytes:
+    """int8 weights and activations, input and output of ``io_type``; the ops
+    ``int8_float_ops`` names stay float32 (XNNPACK runs them in the same partition)."""
     model = lower_for_edge(trained.model)
+    converter = _converter(trained, batch_size, model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(calibration_latents)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    keep_float = int8_float_ops(model)
+    if not keep_float:
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
+        return _convert(converter)
+    # The converter's public options quantize every op that has an int8 kernel; its
+    # quantizer's deny list is reached only this way (what QuantizationDebugger does).
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    converter._experimental_calibrate_only = True  # the float model with the calibrated ranges
+    with quiet_native_stderr():
+        calibrated = converter.convert()
+        model_bytes = mlir_quantize(calibrated, input_data_type=io_type, output_data_type=io_type,
+                                    denylisted_ops=list(keep_float))
+    return _checked(model_bytes)
+
+
+def _converter(trained: TrainedGenerator, batch_size: int | None,
+               lowered: keras.Model | None = None) -> tf.lite.TFLiteConverter:
+    # The same function, in the form edge runtimes run fastest (export/lowering.py).
+    model = lower_for_edge(trained.model) if lowered is None else lowered
     signature = tf.TensorSpec([batch_size, trained.config.latent_dim], tf.float32, name="latent")
     function = tf.function(lambda latent: model(latent, training=False), input_signature=[signature])
     return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model)
@@ -120,6 +144,10 @@ def _converter(trained: TrainedGenerator, batch_size: int | None) -> tf.lite.TFL
 def _convert(converter: tf.lite.TFLiteConverter) -> bytes:
     with quiet_native_stderr():
         model_bytes = converter.convert()
+    return _checked(model_bytes)
+
+
+def _checked(model_bytes: bytes) -> bytes:
     flex = [name for name in builtin_op_names(model_bytes) if name.startswith("Flex")]
     if flex:
         raise ExportError(
