@@ -49,7 +49,7 @@ def main() -> int:
         args.export_dir = run_dir / "export"
 
     import gan_edge
-    from gan_edge.bench import _time_calls, environment, time_bare_litert
+    from gan_edge.bench import environment, time_bare_litert, time_calls
 
     model = args.export_dir / "generator_int8.tflite"
     runs, big_runs = args.runs, max(200, args.runs // 50)
@@ -57,10 +57,10 @@ def main() -> int:
     rng = np.random.default_rng(0)
 
     bare_1 = time_bare_litert(model, threads=1, batch=1, runs=runs, warmup=runs // 10)
-    wrap_1 = _time_calls(lambda: gen.generate(1), runs, runs // 10)
-    wrap_1_seeded = _time_calls(lambda: gen.generate(1, seed=rng), runs, runs // 10)
+    wrap_1 = time_calls(lambda: gen.generate(1), runs, runs // 10)
+    wrap_1_seeded = time_calls(lambda: gen.generate(1, seed=rng), runs, runs // 10)
     out = np.empty((big_batch, *gen.output_shape), dtype=np.float32)
-    wrap_big = _time_calls(lambda: gen.generate_into(out, seed=rng), big_runs, big_runs // 10)
+    wrap_big = time_calls(lambda: gen.generate_into(out, seed=rng), big_runs, big_runs // 10)
     bare_big = time_bare_litert(model, threads=1, batch=big_batch, runs=big_runs, warmup=big_runs // 10)
 
     env = environment()

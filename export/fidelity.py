@@ -4,32 +4,32 @@ Elementwise in data space: the largest and the mean absolute error, and the PSNR
 with the float output's peak-to-peak range as the peak. The gate refuses an
 artifact whose PSNR is below its threshold, before anything is written.
 
-For the toy model the task-level view is added: the artifact's samples against
-the run's own target data (``training.metrics.toy.evaluate``: ``mean_err``,
-``std_err``, ``swd``, and ``corr`` and ``fd`` against the Gaussian the data is drawn
-from), so a quantization error can be read in the units that matter: does the
-artifact still draw the Gaussian, untilted?
+The task-level view is added for every model, from the model's evaluator
+(``training.evaluators``: ``evaluator_for(config).task(config)``, the same reference
+the training evaluator measures with, so the numbers read against ``metrics.jsonl``),
+keeping the metrics its task names (``METRICS``):
 
-For image generators (MNIST digits) the task-level view is the training
-evaluator's (``training.metrics.mnist.evaluate``, through the cached MNIST
-classifier): ``fcd``, ``classes_covered``, ``precision``, ``recall`` of the
-artifact's first ``eval_samples`` images (the run's config) against as many real
-digits of the run's data, the same pick the training evaluator measured with, so
-the numbers read against ``metrics.jsonl``. The coverage gate refuses an artifact
-that lost a digit the float generator draws from the same latents (``check_task_gate``).
+- toy: the artifact's samples against the run's own data (``mean_err``, ``std_err``,
+  ``swd``, and ``corr`` and ``fd`` against the Gaussian the data is drawn from), so a
+  quantization error can be read in the units that matter: does the artifact still
+  draw the Gaussian, untilted?
+- ring8, grid25: ``modes``, ``hq_share``, ``reverse_kl`` against the mixture.
+- image generators (MNIST digits): ``fcd``, ``classes_covered``, ``precision``,
+  ``recall`` of the artifact's first ``eval_samples`` images (the run's config), through
+  the cached MNIST classifier, against the real digits the training evaluator picked.
+  The coverage gate refuses an artifact that lost a digit the float generator draws
+  from the same latents (``check_task_gate``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from export.tflite import ExportError
+from training.evaluators.mnist import ImageTask
+from training.evaluators.toy import ToyTask
 
 __all__ = [
     "compare",
@@ -76,30 +76,11 @@ DEFAULT_MIN_PSNR_DB: dict[str, float] = {
     "qat": 30.0,
 }
 
-# The task-level metrics kept per artifact (names as in metrics.jsonl).
-TASK_METRICS = ("mean_err", "std_err", "swd", "corr", "fd")
-IMAGE_TASK_METRICS = ("fcd", "classes_covered", "precision", "recall")
+# The task-level metrics kept per artifact (names as in metrics.jsonl), as the tasks name them.
+TASK_METRICS = ToyTask.METRICS
+IMAGE_TASK_METRICS = ImageTask.METRICS
 # A digit is covered at 1% of the samples (as in training.metrics.mnist.classes_covered).
 COVERED_SHARE = 0.01
-
-
-@dataclass(frozen=True, eq=False)
-class ToyTask:
-    """The run's data points, and the Gaussian N(mean, std^2 I) they are drawn from (for ``fd``)."""
-
-    reference: np.ndarray
-    mean: tuple[float, float]
-    std: float
-
-
-@dataclass(frozen=True, eq=False)
-class ImageTask:
-    """Real digits to measure against and the classifier whose features measure them."""
-
-    reference: np.ndarray
-    classifier: Any
-    samples: int  # the first ``samples`` generated images are measured
-    border: int = 0  # pixels of padding cropped from generated images first (ProGAN's 32x32)
 
 
 def compare(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
@@ -120,17 +101,9 @@ def check_gate(variant: str, fidelity: dict[str, float], min_psnr_db: float) -> 
         )
 
 
-def measured_images(images: np.ndarray, target: ImageTask) -> np.ndarray:
-    """The first ``target.samples`` images, with ``target.border`` pixels cropped from each side."""
-    images = images[: target.samples]
-    b = target.border
-    return images[:, b:-b, b:-b, :] if b else images
-
-
 def digit_shares(images: np.ndarray, target: ImageTask) -> np.ndarray:
     """The share of each digit (10,) among the classifier's predictions on the measured images."""
-    classes = target.classifier.predict_classes(measured_images(images, target))
-    return np.bincount(classes, minlength=10)[:10] / max(len(classes), 1)
+    return target.digit_shares(images)
 
 
 def check_task_gate(variant: str, shares: np.ndarray, float_shares: np.ndarray) -> None:
@@ -151,54 +124,19 @@ def check_task_gate(variant: str, shares: np.ndarray, float_shares: np.ndarray) 
         )
 
 
-def task_target(config) -> ToyTask | ImageTask | None:
-    """What the artifact's samples are measured against: the run's own data and its
-    Gaussian (toy), real digits and the classifier (MNIST), or None when the model has
-    no evaluator."""
-    from training.models import model_family
+def task_target(config):
+    """What the artifact's samples are measured against: the task of the model's evaluator
+    (``ToyTask``, ``ImageTask``, ``ModesTask``: see ``training.evaluators``)."""
+    from training.evaluators import evaluator_for
 
-    data_name = model_family(config.model).DATA
-    if data_name == "gaussian":
-        from training.data.toy import gaussian_points
-
-        points = gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
-        return ToyTask(points, config.data_mean, config.data_std)
-    if data_name == "mnist":
-        return _mnist_task(config)
-    if data_name == "mnist32":  # ProGAN: 28x28 digits padded to 32x32, measured on the centre
-        return dataclasses.replace(_mnist_task(config), border=2)
-    return None
+    return evaluator_for(config).task(config)
 
 
-def task_metrics(samples: np.ndarray, target: ToyTask | ImageTask | None) -> dict[str, float]:
-    """``mean_err``, ``std_err``, ``swd``, ``corr``, ``fd`` (toy) or ``fcd``, ``classes_covered``,
-    ``precision``, ``recall`` (images) of ``samples`` against ``target``; {} without one."""
+def task_metrics(samples: np.ndarray, target) -> dict[str, float]:
+    """The metrics ``target`` names in its ``METRICS`` (``mean_err``, ``std_err``, ``swd``,
+    ``corr``, ``fd`` for the toy; ``fcd``, ``classes_covered``, ``precision``, ``recall`` for
+    images; ``modes``, ``hq_share``, ``reverse_kl`` for the mixtures) of ``samples``; {} without one."""
     if target is None:
         return {}
-    if isinstance(target, ImageTask):
-        from training.metrics.mnist import evaluate as evaluate_images
-
-        measured = evaluate_images(measured_images(samples, target), target.reference, target.classifier)
-        return {name: measured[name] for name in IMAGE_TASK_METRICS}
-    from training.metrics.toy import evaluate
-
-    measured = evaluate(samples, target.reference, target=(target.mean, target.std))
-    return {name: measured[name] for name in TASK_METRICS}
-
-
-def _mnist_task(config) -> ImageTask:
-    from gan_edge.latent import sample_latent
-    from training.data import load_training_data
-    from training.data.mnist import load_mnist, to_model_range
-    from training.evaluators.mnist import classifier_cache_dir
-    from training.metrics.mnist import load_or_train_classifier
-
-    # The classifier learns from every real digit (as in training); the reference is
-    # the training evaluator's own pick from the run's data (same rng, same order).
-    everything = load_mnist(config.data_dir or None)
-    classifier = load_or_train_classifier(classifier_cache_dir(), to_model_range(everything.images), everything.labels)
-    data = load_training_data(config, "mnist")
-    rng = np.random.default_rng(config.seed + 1)
-    sample_latent(config.latent_distribution, config.eval_samples, config.latent_dim, rng)
-    pick = rng.choice(len(data.samples), size=min(config.eval_samples, len(data.samples)), replace=False)
-    return ImageTask(data.samples[pick], classifier, config.eval_samples)
+    measured = target.measure(samples)
+    return {name: measured[name] for name in target.METRICS}

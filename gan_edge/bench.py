@@ -6,10 +6,10 @@ inference, ``warmup`` untimed runs, then ``runs`` timed ``generate_into`` calls
 (latent sampling and int8 (de)quantization included, as a user pays them), each
 timed on its own with ``time.perf_counter_ns``. ``time_bare_litert`` times the
 same model through a bare LiteRT ``Interpreter`` (``set_tensor``, ``invoke``,
-``get_tensor``) so the wrapper's own cost can be read off. ``bench_tf_baseline``
-times the float tf_keras generator of a run folder (eager and ``tf.function``) on
-the same latents, and ``add_speedups`` sets each row's speed-up against the
-``tf.function`` row of its batch. Rows of .tflite models carry their MACs per
+``get_tensor``) so the wrapper's own cost can be read off. ``add_speedups`` sets
+each row's speed-up against the ``tf.function`` row of its batch (those rows come
+from ``export.tf_baseline``, on the workstation side: nothing here imports
+TensorFlow). Rows of .tflite models carry their MACs per
 sample (``gan_edge.macs``), so GMAC/s can be read off. ``environment()``
 describes the machine. Computing only: the CLI (``gan-edge bench``) prints.
 """
@@ -37,12 +37,12 @@ __all__ = [
     "Timing",
     "add_speedups",
     "bench_model",
-    "bench_tf_baseline",
     "check_counts",
     "environment",
     "peak_rss_mb",
     "summarize",
     "time_bare_litert",
+    "time_calls",
 ]
 
 
@@ -144,7 +144,8 @@ def check_counts(
     return threads, batches, positive("runs", runs, 1), positive("warmup", warmup, 0)
 
 
-def _time_calls(call, runs: int, warmup: int) -> Timing:
+def time_calls(call, runs: int, warmup: int) -> Timing:
+    """``warmup`` untimed calls of ``call()``, then ``runs`` calls each timed on its own."""
     for _ in range(warmup):
         call()
     ns = np.empty(runs, dtype=np.int64)
@@ -187,7 +188,7 @@ def bench_model(
             start = time.perf_counter_ns()
             gen.generate_into(out, seed=rng)
             first_us = (time.perf_counter_ns() - start) / 1e3
-            timing = _time_calls(lambda: gen.generate_into(out, seed=rng), runs, warmup)
+            timing = time_calls(lambda: gen.generate_into(out, seed=rng), runs, warmup)
             rows.append(
                 BenchRow(
                     artifact=path.name,
@@ -202,75 +203,6 @@ def bench_model(
                     model_bytes=path.stat().st_size,
                     macs_per_sample=macs,
                     source_run=gen.manifest.source.get("run"),
-                )
-            )
-    return rows
-
-
-def bench_tf_baseline(
-    run_dir: str | os.PathLike,
-    *,
-    batches: Iterable[int] = (1,),
-    runs: int = 100,
-    warmup: int = 10,
-    macs_per_sample: int | None = None,
-    threads: int | None = None,
-) -> list[BenchRow]:
-    """Rows for the run's float tf_keras generator: an eager call and a ``tf.function``.
-
-    Imports TensorFlow (the workstation install). The generator is rebuilt from
-    the run's config and last checkpoint, as export does. Each timed run calls it
-    on the same latents a gan_edge row would draw first (seed 0, the run's latent
-    distribution) and fetches the result as numpy, so host copies are paid as on
-    the edge side; latent sampling is not timed. ``threads`` on these rows is
-    TensorFlow's intra-op thread count (0: its default, one per core); ``threads``
-    sets it, so the baseline runs on as many threads as the rows beside it, when
-    TensorFlow has not started its runtime yet in this process.
-    """
-    import tensorflow as tf
-
-    if threads is not None:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            pass  # TensorFlow already running here: the rows report the count it uses
-
-    from export.source import load_generator
-    from gan_edge.latent import sample_latent
-
-    _, batches, runs, warmup = check_counts((1,), batches, runs, warmup)
-    start = time.perf_counter_ns()
-    trained = load_generator(run_dir)
-    init_us = (time.perf_counter_ns() - start) / 1e3
-    config, model = trained.config, trained.model
-    compiled = tf.function(lambda z: model(z, training=False))
-    calls = {"tf eager": lambda z: model(z, training=False).numpy(), "tf.function": lambda z: compiled(z).numpy()}
-    threads = tf.config.threading.get_intra_op_parallelism_threads()
-    rows = []
-    for batch in batches:
-        z = tf.constant(
-            sample_latent(config.latent_distribution, batch, config.latent_dim, np.random.default_rng(0))
-        )
-        for name, call in calls.items():
-            start = time.perf_counter_ns()
-            call(z)  # tf.function traces here, at each new batch size
-            first_us = (time.perf_counter_ns() - start) / 1e3
-            timing = _time_calls(lambda: call(z), runs, warmup)
-            rows.append(
-                BenchRow(
-                    artifact=f"{Path(run_dir).name} (tf_keras)",
-                    backend=name,
-                    threads=threads,
-                    batch=batch,
-                    warmup=warmup,
-                    init_us=init_us,
-                    first_us=first_us,
-                    timing=timing,
-                    peak_rss_mb=peak_rss_mb(),
-                    model_bytes=0,
-                    macs_per_sample=macs_per_sample,
-                    source_run=str(run_dir),
                 )
             )
     return rows
@@ -323,7 +255,7 @@ def time_bare_litert(
         interpreter.invoke()
         interpreter.get_tensor(out_index)
 
-    return _time_calls(call, runs, warmup)
+    return time_calls(call, runs, warmup)
 
 
 def _cpu_model() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,70 @@ def test_embedded_manifest_of_another_version_is_refused_at_load(runtime_export)
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ManifestError, match="manifest embedded in .*schema_version 2 is not supported"):
         gan_edge.load(path)
+
+
+def _retyped_leaky_relu_output(tflite: bytes) -> bytes:
+    """``tflite`` with the LeakyReLU's int8 output retyped UINT8 (keeping its int8 zero
+    point): the flatbuffer stays valid, XNNPACK refuses the node with three messages."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(tflite, 0))
+    graph = model.subgraphs[0]
+    leaky = next(op for op in graph.operators
+                 if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.LEAKY_RELU)
+    graph.tensors[leaky.outputs[0]].type = schema.TensorType.UINT8
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_litert_messages_reach_the_user_one_by_one(runtime_models, tmp_path):
+    from gan_edge.backends.litert import LiteRTBackend
+
+    path = tmp_path / "retyped.tflite"
+    path.write_bytes(_retyped_leaky_relu_output(runtime_models.tflite_int8))
+    with pytest.raises(ModelFileError) as refused:
+        LiteRTBackend(path)
+    message = str(refused.value)
+    # LiteRT's own text runs them together: "...in XNNPACK delegateunsupported datatype..."
+    assert "delegateunsupported" not in message and "tensor 4Node" not in message
+    assert re.search(
+        r"LiteRT cannot load .*retyped.tflite: unsupported zero-point value \(-?\d+\) for UINT8 tensor \d+ "
+        r"in XNNPACK delegate; unsupported datatype \(UINT8\) of tensor \d+ in XNNPACK delegate; "
+        r"failed to create XNNPACK Value for tensor \d+; Node number \d+ \(TfLiteXNNPackDelegate\) "
+        r"failed to prepare\.$",
+        message,
+    ), message
+
+
+@pytest.mark.parametrize("raw, readable", [
+    # Messages LiteRT 2.x gave for broken models (ai-edge-litert's Interpreter), verbatim.
+    ("tflite/kernels/activations.cc:309 input->type != output->type (INT16 != INT8)Node number 1 "
+     "(LEAKY_RELU) failed to prepare.",
+     "tflite/kernels/activations.cc:309 input->type != output->type (INT16 != INT8); Node number 1 "
+     "(LEAKY_RELU) failed to prepare."),
+    ("XNNPack delegate failed to reshape runtimeNode number 3 (TfLiteXNNPackDelegate) failed to prepare.",
+     "XNNPack delegate failed to reshape runtime; Node number 3 (TfLiteXNNPackDelegate) failed to prepare."),
+    ("Attempting to resize dimension 1 of tensor 0 with value 4 to 5. ResizeInputTensorStrict only allows "
+     "mutating unknown dimensions identified by -1.",
+     "Attempting to resize dimension 1 of tensor 0 with value 4 to 5. ResizeInputTensorStrict only allows "
+     "mutating unknown dimensions identified by -1."),
+    # Not seen verbatim: the sentence seam, between known messages.
+    ("Failed to allocate tensorsNode number 0 (FULLY_CONNECTED) failed to invoke.Restored original execution "
+     "plan after delegate application failure.",
+     "Failed to allocate tensors; Node number 0 (FULLY_CONNECTED) failed to invoke; Restored original "
+     "execution plan after delegate application failure."),
+])
+def test_litert_message_separates_run_together_messages(raw, readable):
+    from gan_edge.backends.litert import litert_message
+
+    assert litert_message(RuntimeError(raw)) == readable
+
+
+def test_litert_message_keeps_a_call_trace_last_line():
+    from gan_edge.backends.litert import litert_message
+
+    trace = ("CompiledModel error: code=3, message=ERROR: [./litert/cc/litert_compiled_model.h:2138]\n"
+             "└ ERROR: [./litert/cc/litert_compiled_model.h:562]\n└ Failed to allocate tensors")
+    assert litert_message(RuntimeError(trace), last_line=True) == "Failed to allocate tensors"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 HEAVY = ("tensorflow", "tf_keras", "keras", "onnx", "onnxruntime", "ai_edge_litert")
 
@@ -55,3 +57,90 @@ def test_load_and_generate_tflite_without_tensorflow(runtime_export):
     )
     assert got["shapes"] == [[3, 2], [3, 2]]
     assert got["loaded"] == []
+
+
+# --- The import graph, read from the source (AST): no module is imported to check it.
+
+ROOT = Path(__file__).resolve().parents[1]
+# The workstation side and its toolchain (onnx itself is optional on the device too: manifest.py
+# imports it lazily to embed a manifest).
+WORKSTATION = ("training", "export", "tensorflow", "tf_keras", "keras", "tf2onnx", "tensorflow_model_optimization")
+
+
+def _modules(package: str) -> dict[str, Path]:
+    found = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, dotted name) of every import in the file, function-level ones included;
+    ``from a import b`` gives ``a.b`` (a module, or a name defined in ``a``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_gan_edge_imports_no_workstation_module():
+    # The device install: gan_edge outside its CLI reaches neither the training and
+    # export sides nor TensorFlow, not even lazily inside a function. The CLI's
+    # workstation commands may, inside the command.
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in _modules("gan_edge").items()
+        if not module.startswith("gan_edge.cli")
+        for line, name in _imports(path)
+        if name.split(".")[0] in WORKSTATION
+    ]
+    assert offending == []
+
+
+def test_no_import_cycles():
+    # Between the project's modules, lazy imports inside functions included: a cycle
+    # hidden in a function still ties two modules into one. ``from a import b`` is an
+    # edge to the module ``a.b`` when there is one (a package re-exporting its
+    # submodules is not a cycle with them), else to ``a``.
+    modules = {**_modules("gan_edge"), **_modules("training"), **_modules("export")}
+    graph = {}
+    for module, path in modules.items():
+        targets = {name if name in modules else name.rpartition(".")[0] for _, name in _imports(path)}
+        graph[module] = {t for t in targets if t in modules and t != module}
+    cycles = _cycles(graph)
+    assert cycles == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found

@@ -95,24 +95,3 @@ def growth_driver(config, round_) -> GrowthDriver | None:
         return None
     return GrowthDriver(GrowthSchedule.from_config(config), growths)
 
-
-def _growing_round_class():
-    from training.loop import FourStepRound
-
-    class GrowingRound(FourStepRound):
-        """The four-step round unchanged, with the real images of each batch blended for
-        the current phase before it starts (``training.models.progan.prepare_real``)."""
-
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            from training.models.progan import prepare_real
-
-            self.prepare_real = prepare_real(self.discriminator)
-
-        def round(self, real, *args, **kwargs):
-            return super().round(self.prepare_real(real), *args, **kwargs)
-
-        def pretrain_round(self, real, *args, **kwargs):
-            return super().pretrain_round(self.prepare_real(real), *args, **kwargs)
-
-    return GrowingRound

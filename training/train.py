@@ -35,7 +35,7 @@ from gan_edge.errors import GanEdgeError, RunFolderError
 from training import distribute
 from training.config import OptimizerConfig, TrainConfig
 from training.data import epoch_batches, load_training_data
-from training.evaluators import evaluator_class
+from training.evaluators import evaluator_for
 from training.loop import FourStepRound
 from training.models import model_family
 from training.progan_schedule import growth_driver
@@ -183,7 +183,7 @@ def train(
             return str(run.checkpoints / f"ckpt-{number}")  # the chief's
         return manager.save(checkpoint_number=number)
 
-    evaluator = evaluator_class(family.EVALUATOR)(config, run, data) if chief else distribute.NoEvaluator()
+    evaluator = evaluator_for(config)(config, run, data) if chief else distribute.NoEvaluator()
     if growth is not None and hasattr(evaluator, "resolution_done"):
         growth.on_resolution_done = lambda resolution: evaluator.resolution_done(resolution, round_.generator)
     writer = tf.summary.create_file_writer(str(run.tensorboard)) if chief else distribute.NoWriter()

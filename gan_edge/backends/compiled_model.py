@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_edge.backends import Backend, QuantParams, check_threads
+from gan_edge.backends.litert import litert_message
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.io import quiet_native_stderr
 from gan_edge.manifest import extract_from_tflite
@@ -59,12 +60,6 @@ def _flags(parts: tuple[str, ...]):
     for part in parts:
         flags |= HardwareAccelerator[part.upper()]
     return flags
-
-
-def _last_line(exc: Exception) -> str:
-    # LiteRT errors are multi-line call traces; the last line is the reason.
-    lines = [ln.strip("└ ").strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
 
 
 def _npu_library_error() -> str | None:
@@ -153,7 +148,8 @@ class CompiledModelBackend(Backend):
                 self._model = CompiledModel.from_buffer(self._model_bytes, options=options)
         except RuntimeError as exc:
             if self.accelerator == ("cpu",):
-                raise ModelFileError(f"LiteRT cannot compile {self._path}: {_last_line(exc)}") from None
+                reason = litert_message(exc, last_line=True)
+                raise ModelFileError(f"LiteRT cannot compile {self._path}: {reason}") from None
             available = self.available(self._path)
             missing = [a for a in self.accelerator if a not in available]
             what = (
@@ -162,7 +158,7 @@ class CompiledModelBackend(Backend):
             )
             raise BackendUnavailable(
                 f"accelerator {'+'.join(self.accelerator)!r} cannot run {self._path.name} here: "
-                f"{what}; LiteRT says: {_last_line(exc)}; available: {', '.join(available)}"
+                f"{what}; LiteRT says: {litert_message(exc, last_line=True)}; available: {', '.join(available)}"
             ) from None
         self._inputs = self._model.create_input_buffers(0)
         self._outputs = self._model.create_output_buffers(0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,35 @@ from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.manifest import extract_from_tflite
 
-__all__ = ["LiteRTBackend"]
+__all__ = ["LiteRTBackend", "litert_message"]
+
+# LiteRT's error reporter appends each message to the one before with nothing between
+# ("... of tensor 4 in XNNPACK delegatefailed to create XNNPACK Value for tensor 4Node
+# number 3 (TfLiteXNNPackDelegate) failed to prepare."). The seams seen in its messages:
+_SEAMS = re.compile(
+    r"(?<=in XNNPACK delegate)(?=\S)"  # XNNPACK's own messages end so
+    r"|(?<=\S)(?=Node number \d)"  # the interpreter's summary of the node that failed
+    r"|(?<=[a-z]{3}\.)(?=[A-Z][a-z])"  # one sentence ending where the next begins
+    r"|(?<=[^\s/])(?=(?:tensorflow|tflite|third_party)/[\w/.-]+\.(?:cc|c|h):\d)"  # a kernel's file:line
+)
+
+
+def litert_message(exc: BaseException, *, last_line: bool = False) -> str:
+    """LiteRT's text of ``exc``, its run-together messages separated by "; ".
+
+    ``last_line=True`` keeps only the last line: CompiledModel's errors are call traces
+    ("ERROR: [file:line]" lines, each "└ "-prefixed) whose last line is the reason.
+    """
+    lines = [ln.strip("└ ").strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if last_line:
+        lines = lines[-1:]
+    readable = []
+    for line in lines:
+        parts = [p.strip() for p in _SEAMS.split(line) if p.strip()]
+        readable.append("; ".join([p.rstrip(".") for p in parts[:-1]] + parts[-1:]))
+    return "\n".join(readable)
 
 
 def _quant(detail: dict) -> QuantParams | None:
@@ -75,8 +104,9 @@ def load_external_delegate(library: str | os.PathLike, options: dict[str, Any] |
     try:
         return load_delegate(library, {k: str(v) for k, v in (options or {}).items()})
     except (ValueError, RuntimeError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[-1]
-        raise BackendUnavailable(f"the delegate {library} refused to load: {reason}") from None
+        raise BackendUnavailable(
+            f"the delegate {library} refused to load: {litert_message(exc, last_line=True)}"
+        ) from None
 
 
 class LiteRTBackend(Backend):
@@ -119,9 +149,9 @@ class LiteRTBackend(Backend):
         except (ValueError, RuntimeError) as exc:
             if delegates:
                 raise BackendUnavailable(
-                    f"LiteRT cannot run {self._path.name} with the delegate {delegate}: {exc}"
+                    f"LiteRT cannot run {self._path.name} with the delegate {delegate}: {litert_message(exc)}"
                 ) from None
-            raise ModelFileError(f"LiteRT cannot load {self._path}: {exc}") from None
+            raise ModelFileError(f"LiteRT cannot load {self._path}: {litert_message(exc)}") from None
         inputs = self._interpreter.get_input_details()
         outputs = self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -178,7 +208,7 @@ class LiteRTBackend(Backend):
         except (ValueError, RuntimeError) as exc:
             raise InputError(
                 f"{self._path.name} accepts input shape {self.input_shape}, "
-                f"got {(batch, *self._in['shape'][1:])}: {exc}"
+                f"got {(batch, *self._in['shape'][1:])}: {litert_message(exc)}"
             ) from None
         self._batch = batch
 

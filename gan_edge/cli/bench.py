@@ -4,7 +4,8 @@ Measured by ``gan_edge.bench`` (load, first inference, warm-up, timed runs); thi
 module parses, prints the table, writes --json / --csv / --plot, and prints the
 matching ``benchmark_model`` command lines so phone results can be set beside ours.
 ``--tf-baseline RUN_DIR`` adds the run's float tf_keras generator (eager and
-``tf.function``; imports TensorFlow only then) and a ``vs tf.function`` column.
+``tf.function``, timed by ``export.tf_baseline``, the workstation side, imported only
+then) and a ``vs tf.function`` column.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import importlib.util
 import io
 from pathlib import Path
 
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         _matplotlib_figure()  # refused before any runs, not after them
     if args.tf_baseline is not None and not (args.tf_baseline / "config.json").is_file():
         raise InputError(f"--tf-baseline {args.tf_baseline} is not a run folder (no config.json)")
+    if args.tf_baseline is not None and any(importlib.util.find_spec(m) is None for m in ("tensorflow", "tf_keras")):
+        # Found missing before any runs; imported only after them, so it cannot slow them.
+        raise BackendUnavailable("--tf-baseline needs TensorFlow: pip install gan-edge[train,export]")
     models = [check_model_file(model) for model in args.models]  # all refused before any runs
     options = {
         "accelerator": args.accelerator,
@@ -83,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
         )
     rows = _share_macs(rows)
     if args.tf_baseline is not None:
-        from gan_edge.bench import add_speedups, bench_tf_baseline
+        from gan_edge.bench import add_speedups
+        from gan_edge.cli._workstation import require_tensorflow
+
+        require_tensorflow()
+        from export.tf_baseline import bench_tf_baseline
 
         macs = _macs_of_run(rows, args.tf_baseline)
         rows = add_speedups(

@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         print("\nfcd: Fréchet distance in the features of this project's MNIST classifier (FCD, not "
               "Inception FID);\nclasses_covered: digits with at least 1% of the samples; precision/recall: "
               "k-NN manifolds (k=3).")
+    elif "reverse_kl" in rows["generator"]:
+        print("\nmodes: modes with a point within 3 std of their mean; hq_share: share of such points; "
+              "reverse_kl: KL of their histogram from uniform;\nreal: as many points drawn from the mixture.")
     if args.json:
         atomic_write_json(args.json, rows)
     return 0

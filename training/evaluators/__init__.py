@@ -1,9 +1,23 @@
-"""What a run measures after its epochs, chosen by the model's ``EVALUATOR`` name.
+"""What a generator is measured by, chosen by the model's ``EVALUATOR`` name.
 
-An evaluator is built once per run, ``Evaluator(config, run, data)``, then
-``observe(epoch, generator) -> dict[str, float]`` is called at epoch 0 (the
-untrained generator) and at each evaluation epoch, and ``finish(records)`` draws
-the run's figures at the end. Each module states what it measures.
+The one place evaluation is dispatched: training, ``gan-edge evaluate``, export's
+fidelity report and the benchmarks all ask ``evaluator_for(config)``, so a new model
+family is one new evaluator, and report.json cannot drift from metrics.jsonl. An
+evaluator class serves each of them through the same small interface:
+
+- training: ``Evaluator(config, run, data)`` once per run, then
+  ``observe(epoch, generator) -> dict[str, float]`` at epoch 0 (the untrained
+  generator) and at each evaluation epoch, and ``finish(records)`` to draw the run's
+  figures at the end;
+- ``Evaluator.task(config)``: what samples are measured against (the run's own
+  reference, the same one ``observe`` measures with), an object whose
+  ``measure(samples) -> dict[str, float]`` gives the metrics named in its ``METRICS``
+  (names as in metrics.jsonl); export's fidelity report calls it per artifact;
+- ``Evaluator.score(generate, config, samples=, seed=) -> {row: {metric: value}}``:
+  ``gan-edge evaluate``'s rows for any latents -> samples callable, ``generator``
+  first, then any reference rows that place it.
+
+Each module states what it measures.
 """
 
 from __future__ import annotations
@@ -11,6 +25,8 @@ from __future__ import annotations
 import importlib
 
 from gan_edge.errors import ConfigError
+
+__all__ = ["EVALUATORS", "evaluator_class", "evaluator_for"]
 
 EVALUATORS = {
     "toy": "training.evaluators.toy:ToyEvaluator",
@@ -25,3 +41,10 @@ def evaluator_class(name: str):
         raise ConfigError(f"unknown evaluator {name!r}: expected one of {', '.join(EVALUATORS)}")
     module, _, attribute = EVALUATORS[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+def evaluator_for(config):
+    """The evaluator class of ``config.model``'s family (its ``EVALUATOR`` name)."""
+    from training.models import model_family
+
+    return evaluator_class(model_family(config.model).EVALUATOR)

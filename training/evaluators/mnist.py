@@ -11,13 +11,18 @@ The mode-collapse alarm watches a fixed probe batch: when its predicted digits
 cover fewer than ``collapse_min_classes`` classes or fewer than
 ``collapse_min_entropy_bits`` bits, the record gets ``collapse_alarm`` 1, a warning
 is logged with the epoch, and the probe batch is drawn (like Figure 22-24).
+
+``ImageTask`` is the reference a run measures against, for export's fidelity report;
+``score`` gives ``gan-edge evaluate``'s rows.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow as tf
@@ -40,23 +45,98 @@ def classifier_cache_dir() -> Path:
     return Path(os.environ.get("GAN_EDGE_CACHE") or Path.home() / ".cache" / "gan-edge")
 
 
-class MnistEvaluator:
-    def __init__(self, config, run, data) -> None:
-        from training.data.mnist import load_mnist, to_model_range
+def _real_digits(config):
+    """Every real digit available (model range) with labels, and the classifier trained on them.
 
+    The classifier learns from all of them, whatever part the GAN trains on, so that
+    runs of any size are measured alike (cached between runs).
+    """
+    from training.data.mnist import load_mnist, to_model_range
+
+    everything = load_mnist(config.data_dir or None)
+    images = to_model_range(everything.images)
+    return images, everything.labels, load_or_train_classifier(classifier_cache_dir(), images, everything.labels)
+
+
+def evaluation_draws(config, available: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed draws a run is measured with, decided here only: the ``eval_samples``
+    latents, then the indices of as many of the run's ``available`` real images, both
+    from one stream seeded ``config.seed + 1``. Training's evaluations and export's
+    fidelity report both measure against this pick, so their numbers read together."""
+    rng = np.random.default_rng(config.seed + 1)
+    latent = sample_latent(config.latent_distribution, config.eval_samples, config.latent_dim, rng)
+    pick = rng.choice(available, size=min(config.eval_samples, available), replace=False)
+    return latent, pick
+
+
+@dataclass(frozen=True, eq=False)
+class ImageTask:
+    """Real digits to measure against and the classifier whose features measure them."""
+
+    reference: np.ndarray
+    classifier: Any
+    samples: int  # the first ``samples`` generated images are measured
+    border: int = 0  # pixels of padding cropped from generated images first (ProGAN's 32x32)
+    METRICS: ClassVar[tuple[str, ...]] = ("fcd", "classes_covered", "precision", "recall")
+
+    def measured_images(self, images: np.ndarray) -> np.ndarray:
+        """The first ``samples`` images, with ``border`` pixels cropped from each side."""
+        return crop_border(images[: self.samples], self.border)
+
+    def measure(self, samples: np.ndarray) -> dict[str, float]:
+        """Every metric of ``training.metrics.mnist.evaluate`` (``METRICS`` among them)."""
+        return evaluate(self.measured_images(samples), self.reference, self.classifier)
+
+    def digit_shares(self, images: np.ndarray) -> np.ndarray:
+        """The share of each digit (10,) among the classifier's predictions on the measured images."""
+        classes = self.classifier.predict_classes(self.measured_images(images))
+        return np.bincount(classes, minlength=10)[:10] / max(len(classes), 1)
+
+
+class MnistEvaluator:
+    BORDER = 0  # pixels of padding around the 28x28 digits in the model's samples
+
+    def __init__(self, config, run, data) -> None:
         self.config = config
         self.run = run
-        # The classifier learns from every real digit available, whatever part of
-        # them the GAN trains on, so that runs of any size are measured alike.
-        everything = load_mnist(config.data_dir or None)
-        self.classifier = load_or_train_classifier(
-            classifier_cache_dir(), to_model_range(everything.images), everything.labels
-        )
-        rng = np.random.default_rng(config.seed + 1)
-        self.latent = sample_latent(config.latent_distribution, config.eval_samples, config.latent_dim, rng)
-        pick = rng.choice(len(data.samples), size=min(config.eval_samples, len(data.samples)), replace=False)
-        self.reference = data.samples[pick]
+        task = self.task(config, data)
+        self.classifier, self.reference = task.classifier, task.reference
+        self.latent, _ = evaluation_draws(config, len(data.samples))
         self.grid_epochs = {e for e in GRID_EPOCHS if e <= config.epochs} | {config.epochs}
+
+    @classmethod
+    def task(cls, config, data=None) -> ImageTask:
+        """The ``eval_samples`` real digits of the run's data that training measures against
+        (``evaluation_draws``), the classifier, and the border cropped from samples."""
+        if data is None:
+            from training.data import load_training_data
+            from training.models import model_family
+
+            data = load_training_data(config, model_family(config.model).DATA)
+        _, pick = evaluation_draws(config, len(data.samples))
+        _, _, classifier = _real_digits(config)
+        return ImageTask(crop_border(data.samples[pick], cls.BORDER), classifier, config.eval_samples, cls.BORDER)
+
+    @classmethod
+    def score(cls, generate, config, *, samples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+        """Rows ``generator``, ``real_vs_real`` (two disjoint halves of the real digits) and
+        ``untrained_vs_real`` (a freshly initialised generator of the same architecture), all
+        against the same half of the real digits, on as many samples as a half holds."""
+        import tf_keras as keras
+
+        from training.metrics.mnist import reference_values, split_halves
+        from training.models import model_family
+
+        images, labels, classifier = _real_digits(config)
+        latent = sample_latent(config.latent_distribution, samples, config.latent_dim, np.random.default_rng(seed))
+        half = min(samples, len(images) // 2)
+        keras.utils.set_random_seed(config.seed)  # as training's first weights
+        untrained = model_family(config.model).build_generator(config)
+        untrained_samples = crop_border(untrained(latent[:half], training=False).numpy(), cls.BORDER)
+        rows = reference_values(images[: 2 * half], labels[: 2 * half], classifier, untrained_samples, seed=seed)
+        _, reference = split_halves(2 * half, seed)  # the half the rows above were measured against
+        generated = crop_border(generate(latent[:half]), cls.BORDER)
+        return {"generator": evaluate(generated, images[reference], classifier), **rows}
 
     def generate(self, generator, latent: np.ndarray) -> np.ndarray:
         return np.concatenate(
@@ -99,10 +179,6 @@ class CroppedMnistEvaluator(MnistEvaluator):
 
     BORDER = 2
 
-    def __init__(self, config, run, data) -> None:
-        super().__init__(config, run, data)
-        self.reference = crop_border(self.reference, self.BORDER)
-
     def generate(self, generator, latent: np.ndarray) -> np.ndarray:
         return crop_border(super().generate(generator, latent), self.BORDER)
 
@@ -124,4 +200,4 @@ class CroppedMnistEvaluator(MnistEvaluator):
 
 
 def crop_border(images: np.ndarray, border: int) -> np.ndarray:
-    return images[:, border:-border, border:-border, :]
+    return images[:, border:-border, border:-border, :] if border else images

@@ -4,16 +4,20 @@ Metrics (``training.metrics.modes``): ``modes``, ``hq_share``, ``reverse_kl``, o
 ``eval_samples`` points (the protocol's 2,500) from the same fixed latents at every
 evaluation, so the curve follows one generator. Figures: ``figures/modes.png``, the
 last evaluation's generated points over the real ones with the mode means marked,
-and the losses and confusion counts of the toy GAN's figures.
+and the losses and confusion counts of the toy GAN's figures. ``ModesTask`` is the
+mixture measured against, for export's fidelity report and ``gan-edge evaluate``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from gan_edge.latent import sample_latent
 from training import figures
-from training.data.toy import MODE_SETS
+from training.data.toy import MODE_SETS, ModeSet
 from training.metrics import modes as mode_metrics
 from training.models import model_family
 
@@ -21,10 +25,22 @@ from training.models import model_family
 REAL_POINTS = 2500
 
 
+@dataclass(frozen=True, eq=False)
+class ModesTask:
+    """The mixture the run learns: its mode means and their standard deviation."""
+
+    modes: ModeSet
+    METRICS: ClassVar[tuple[str, ...]] = ("modes", "hq_share", "reverse_kl")
+
+    def measure(self, samples: np.ndarray) -> dict[str, float]:
+        return mode_metrics.evaluate(samples, self.modes.means, self.modes.std)
+
+
 class ModesEvaluator:
     def __init__(self, config, run, data) -> None:
         self.run = run
-        self.modes = MODE_SETS[model_family(config.model).DATA]
+        self.reference = self.task(config)
+        self.modes = self.reference.modes
         self.real = data.samples[:REAL_POINTS]
         self.latent = sample_latent(
             config.latent_distribution, config.eval_samples, config.latent_dim,
@@ -36,7 +52,7 @@ class ModesEvaluator:
         samples = generator(self.latent, training=False).numpy()
         self.last = (epoch, samples)
         self.run.save_samples(epoch, samples)
-        return mode_metrics.evaluate(samples, self.modes.means, self.modes.std)
+        return self.reference.measure(samples)
 
     def finish(self, records: list[dict]) -> None:
         if self.last is None:  # a resumed run with nothing left to train
@@ -47,8 +63,24 @@ class ModesEvaluator:
         epoch, samples = self.last
         figures.plot_losses(records, self.run.path / "figures" / "losses.png")
         figures.plot_confusion(records, self.run.path / "figures" / "confusion.png")
-        scores = mode_metrics.evaluate(samples, self.modes.means, self.modes.std)
+        scores = self.reference.measure(samples)
         _plot_modes(samples, self.real, self.modes, epoch, scores, self.run.path / "figures" / "modes.png")
+
+    @staticmethod
+    def task(config, data=None) -> ModesTask:
+        """The mixture of ``config.model``'s data set (ring8, grid25)."""
+        return ModesTask(MODE_SETS[model_family(config.model).DATA])
+
+    @classmethod
+    def score(cls, generate, config, *, samples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+        """Rows ``generator`` (``samples`` points from latents drawn with ``seed``) and ``real``
+        (as many points drawn from the mixture itself, with ``seed``: the best a generator can do)."""
+        from training.data.toy import mixture_points
+
+        task = cls.task(config)
+        latent = sample_latent(config.latent_distribution, samples, config.latent_dim, np.random.default_rng(seed))
+        return {"generator": task.measure(generate(latent)),
+                "real": task.measure(mixture_points(task.modes, samples, seed))}
 
 
 def _plot_modes(samples, real, modes, epoch, scores, path) -> None:

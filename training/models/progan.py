@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import tf_keras as keras
 
+from training.loop import FourStepRound
 from training.models.progan_layers import (
     LEVELS, DiscriminatorEntry, EqualizedConv2D, EqualizedDense, Growth, LevelBlend, PixelNorm, level_weights,
 )
 from training.models.remedies import MinibatchStdDev
-from training.progan_schedule import GrowthSchedule, _growing_round_class, level_of
+from training.progan_schedule import GrowthSchedule, level_of
 
 OUTPUT_SHAPE = (32, 32, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh
 DATA = "mnist32"  # MNIST padded with 2 pixels of background (-1) on each side
 EVALUATOR = "mnist32"  # the MNIST evaluator, on samples with that border cropped off
-# The four-step round, with the real images blended for the current phase before step (a).
-ROUND = _growing_round_class()
 
 # Feature maps per level (4x4, 8x8, 16x16, 32x32).
 G_CHANNELS = (64, 64, 32, 16)
@@ -156,3 +155,22 @@ def prepare_real(discriminator: keras.Model):
         return tf.add_n([w * at_level(x, k) for k, w in enumerate(level_weights(growth))])
 
     return prepare
+
+
+class GrowingRound(FourStepRound):
+    """The four-step round unchanged, with the real images of each batch blended for
+    the current phase before it starts (``prepare_real``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepare_real = prepare_real(self.discriminator)
+
+    def round(self, real, *args, **kwargs):
+        return super().round(self.prepare_real(real), *args, **kwargs)
+
+    def pretrain_round(self, real, *args, **kwargs):
+        return super().pretrain_round(self.prepare_real(real), *args, **kwargs)
+
+
+# The four-step round, with the real images blended for the current phase before step (a).
+ROUND = GrowingRound

@@ -17,7 +17,7 @@ from training.metrics.mnist.classifier import (
     load_or_train_classifier,
     train_classifier,
 )
-from training.metrics.mnist.evaluate import NAMES, evaluate, reference_values
+from training.metrics.mnist.evaluate import NAMES, evaluate, reference_values, split_halves
 from training.metrics.mnist.fcd import fcd
 from training.metrics.mnist.precision_recall import precision_recall
 
@@ -32,5 +32,6 @@ __all__ = [
     "load_or_train_classifier",
     "precision_recall",
     "reference_values",
+    "split_halves",
     "train_classifier",
 ]

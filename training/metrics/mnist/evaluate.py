@@ -28,7 +28,7 @@ from training.metrics.mnist.classifier import check_images, check_labels
 from training.metrics.mnist.fcd import fcd
 from training.metrics.mnist.precision_recall import precision_recall
 
-__all__ = ["NAMES", "evaluate", "reference_values"]
+__all__ = ["NAMES", "evaluate", "reference_values", "split_halves"]
 
 NAMES = ("fcd", "classes_covered", "class_kl", "class_entropy", "precision", "recall")
 
@@ -67,6 +67,14 @@ def evaluate(
     }
 
 
+def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves of ``range(n)``, ``n // 2`` indices each, drawn with ``seed``:
+    the first plays the generator in ``reference_values``, the second the reference."""
+    order = np.random.default_rng(seed).permutation(n)
+    half = n // 2
+    return order[:half], order[half : 2 * half]
+
+
 def reference_values(
     real_images: np.ndarray,
     real_labels: np.ndarray,
@@ -85,9 +93,7 @@ def reference_values(
     """
     real_images = check_images("real_images", real_images)
     real_labels = check_labels("real_labels", real_labels, len(real_images))
-    order = np.random.default_rng(seed).permutation(len(real_images))
-    half = len(order) // 2
-    a, b = order[:half], order[half : 2 * half]
+    a, b = split_halves(len(real_images), seed)
     return {
         "real_vs_real": evaluate(
             real_images[a], real_images[b], classifier, reference_labels=real_labels[b]
