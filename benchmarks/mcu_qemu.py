@@ -68,8 +68,9 @@ def tflm(model: Path, latents: np.ndarray, work: Path) -> tuple[np.ndarray, int]
 
 def mve_instructions(obj: Path) -> int:
     """Helium (MVE) vector instructions, those on q registers, in an object's code."""
-    dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(obj)], capture_output=True, text=True,
-                          check=True).stdout
+    # -m: objdump's default Arm architecture decodes no MVE (it prints `vmrs r0, <impl def>`).
+    dump = subprocess.run(["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main", str(obj)], capture_output=True,
+                          text=True, check=True).stdout
     return len(re.findall(r"\tv\w+(?:\.\w+)*\t[^;@]*\bq\d", dump))
 
 
@@ -173,8 +174,8 @@ def main() -> int:
     print("instructions, not cycles: QEMU -icount shift=0 makes one instruction one nanosecond of virtual time; "
           "qemu/check.c reads SysTick (core clock) around the calls and calibrates it on a loop of known length")
     print(f"environment: {first_line(['arm-none-eabi-gcc', '--version'])}; "
-          f"{first_line(['qemu-system-arm', '--version'])}; -Os -std=c99, -mcpu=<core> -mthumb "
-          f"(cortex-m55: -mfloat-abi=hard; MVE vector instructions GCC emitted in the module: {mve})")
+          f"{first_line(['qemu-system-arm', '--version'])}; -Os -std=c99 (the module: -O2, the Makefile's MODULE_OPT), -mcpu=<core> -mthumb "
+          f"(cortex-m55: -mfloat-abi=hard; MVE vector instructions in the module: {mve}, from gan_dot's intrinsics)")
     return 0 if all(r[-1].split("/")[0] == r[-1].split("/")[1] for r in rows) else 1
 
 

@@ -141,7 +141,7 @@ def test_header_states_the_footprint(harness, int8_model):
     # 4x16 + 16x2 int8 weights; 18 int32 biases and multipliers; 18 int8 shifts.
     assert "96 bytes of int8 weights" in header
     assert f"flash: {96 + 18 * 4 * 2 + 18} bytes" in header
-    assert "stack: 16 bytes of activation buffers" in header
+    assert "stack: 16 bytes of activation buffers" in header  # small: on the stack, reentrant
     assert "#define GAN_LATENT_DIM 4" in header
 
 
@@ -173,10 +173,11 @@ def test_unsupported_ops_are_named_and_point_to_tflite_micro(runtime_models, tmp
     from export.c_module import UnsupportedModelError, export_c_module
     from conftest import _runtime_manifest_for
 
-    path = tmp_path / "gen_tanh.tflite"
-    raw = _with_op_renamed(runtime_models.tflite_int8, "LEAKY_RELU", "TANH")
+    path = tmp_path / "gen_hard_swish.tflite"
+    raw = _with_op_renamed(runtime_models.tflite_int8, "LEAKY_RELU", "HARD_SWISH")
     path.write_bytes(embed_in_tflite(raw, _runtime_manifest_for("int8", path.name, runtime_models.int8_io)))
-    with pytest.raises(UnsupportedModelError, match="also uses TANH: run it with TensorFlow Lite Micro"):
+    with pytest.raises(UnsupportedModelError, match=r"^op 1 of 3 is HARD_SWISH, which the C module generator "
+                                                    r"does not support; .*run this model with TensorFlow Lite Micro"):
         export_c_module(path, tmp_path / "c")
     assert issubclass(UnsupportedModelError, GanEdgeError)
     assert not (tmp_path / "c").exists()
@@ -212,3 +213,98 @@ def test_cli_export_formats_c_writes_the_module_beside_int8(tmp_path, capsys):
     # A second export into the same folder is refused before any work, in one line.
     assert main(["export", str(run_dir), "--formats", "c", "--out", str(tmp_path / "art")]) == 2
     assert "already exists: pass a new --out folder" in capsys.readouterr().err
+
+
+# --- the mcu-preset DCGAN: CONV_2D, TANH, DEPTH_TO_SPACE, RESHAPE --------------------------
+
+
+@pytest.fixture(scope="module")
+def dcgan(tmp_path_factory):
+    """The mcu DCGAN's int8 model, its C module and the host harness built from it."""
+    from export.c_module import export_c_module
+    from mcu_dcgan_model import mcu_dcgan_int8
+
+    model = mcu_dcgan_int8()
+    folder = tmp_path_factory.mktemp("c_dcgan")
+    module = export_c_module(model, folder / "c")
+    binary = folder / "gan_harness"
+    subprocess.run([_cc(), *CFLAGS, "-I", str(module.header.parent), str(HARNESS), str(module.source),
+                    "-o", str(binary)], check=True, capture_output=True, text=True)
+    return model, module, binary
+
+
+def test_dcgan_c_module_matches_tflite_micro_bit_for_bit(dcgan):
+    model, module, binary = dcgan
+    rng = np.random.default_rng(1)
+    latents = np.concatenate([
+        rng.choice(np.array([-128, 127], np.int8), size=(200, 100)),  # the corners saturate every layer
+        np.full((1, 100), -128, np.int8), np.full((1, 100), 127, np.int8), np.zeros((1, 100), np.int8),
+        rng.integers(-128, 128, size=(2800, 100)),
+    ]).astype(np.int8)
+    c_out = _run_c(binary, latents, 784)
+    tflm_out = _run_tflm(model.read_bytes(), latents).reshape(len(latents), 784)
+    differ = np.flatnonzero((c_out != tflm_out).any(axis=1))
+    assert differ.size == 0, (f"C differs from TFLM on {differ.size} of {len(latents)} latents, first at row "
+                              f"{differ[0]}: {int((c_out[differ[0]] != tflm_out[differ[0]]).sum())} pixels")
+    # Not a constant image: the test would pass vacuously on a dead generator.
+    assert len(np.unique(c_out)) > 50 and c_out.std(axis=0).mean() > 1
+
+
+def test_dcgan_tables_are_tflite_micros_tanh():
+    """Every int8 code through the table against tanh itself: within one step of 1/128."""
+    from export.gemmlowp import logistic_table, tanh_table
+
+    for scale, zero_point in ((0.0200909767, 3), (0.0075131, 1), (0.1, -20), (0.001, 0)):
+        codes = np.arange(-128, 128)
+        exact = np.clip(np.round(np.tanh((codes - zero_point) * np.float32(scale)) * 128), -128, 127)
+        assert np.abs(np.array(tanh_table(scale, zero_point)) - exact).max() <= 1
+        exact = np.clip(np.round(1 / (1 + np.exp(-(codes - zero_point) * np.float32(scale))) * 256) - 128, -128, 127)
+        assert np.abs(np.array(logistic_table(scale, zero_point)) - exact).max() <= 1
+
+
+def test_dcgan_module_fits_the_mcu_budget(dcgan):
+    """The mcu preset's promise: int8 weights <= 256 KiB, the largest live pair <= 64 KiB,
+    the arena static (a 1 KiB MCU stack cannot hold it) and sized to that pair."""
+    _, module, _ = dcgan
+    assert module.weight_bytes == 12_800 + 200_704 + 36_864 + 1_152 <= 256 * 1024
+    assert module.largest_pair_bytes == 2 * 7 * 7 * 128 <= 64 * 1024
+    assert module.static_buffer_bytes == module.largest_pair_bytes and module.stack_buffer_bytes == 0
+    source = module.source.read_text()
+    assert "static int8_t gan_arena[12544];" in source and "float" not in source.split("gan_generate(")[1].split(
+        "uint32_t gan_rng_next")[0]
+    for op in ("CONV_2D", "TANH", "DEPTH_TO_SPACE", "RESHAPE", "FULLY_CONNECTED"):
+        assert op in module.header.read_text()
+
+
+def test_budgets_refuse_a_module_that_does_not_fit(dcgan, tmp_path):
+    from export.c_module import BudgetError, export_c_module
+
+    model, module, _ = dcgan
+    with pytest.raises(BudgetError, match=r"would not fit: const data [\d,]+ bytes \(\d+\.\d KiB\) > --flash-kib 128; "
+                                          r"activation buffers 12,544 bytes \(12\.2 KiB\) > --ram-kib 8"):
+        export_c_module(model, tmp_path / "c", flash_kib=128, ram_kib=8)
+    assert not (tmp_path / "c").exists()
+    fits = export_c_module(model, tmp_path / "c", flash_kib=512, ram_kib=16)
+    assert fits.flash_bytes == module.flash_bytes
+
+
+def test_cli_budgets_refuse_in_one_line_with_status_2(tmp_path, capsys):
+    from gan_edge.cli.main import main
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "toy2d", "--epochs", "1", "--seed", "3", "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    # A budget without the c format is refused before any work.
+    assert main(["export", str(run_dir), "--formats", "int8", "--ram-kib", "4", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "--ram-kib is a budget for the C module: add c to --formats" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()
+    # The toy module has 258 bytes of const data: 0.1 KiB is too little.
+    assert main(["export", str(run_dir), "--formats", "c", "--flash-kib", "0.1", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "would not fit: const data 258 bytes (0.3 KiB) > --flash-kib 0.1" in err
+    assert f"the exports above were written; {tmp_path / 'b' / 'c'} was not" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "b" / "c").exists()
+    assert main(["export", str(run_dir), "--formats", "c", "--flash-kib", "1", "--ram-kib", "1",
+                 "--out", str(tmp_path / "ok")]) == 0
+    assert "16 bytes of stack buffers" in capsys.readouterr().out

@@ -275,3 +275,60 @@ def test_no_qemu_is_refused_in_one_line_saying_how_to_install_it(module_dir, tmp
     line = _one_line(_make("run", f"MODULE_DIR={module_dir}", f"BUILD_DIR={tmp_path / 'b'}", env=env))
     assert "qemu-system-arm not found: install QEMU (apt-get install -y qemu-system-arm)" in line
     assert not (tmp_path / "b").exists()
+
+
+# --- the mcu DCGAN: an image generator with convolutions -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def dcgan_module(tmp_path_factory) -> tuple[Path, Path]:
+    """The mcu-preset DCGAN (random weights: tests/mcu_dcgan_model.py) as int8 and as C."""
+    from export.c_module import export_c_module
+    from mcu_dcgan_model import mcu_dcgan_int8
+
+    model = mcu_dcgan_int8()
+    return model, export_c_module(model, tmp_path_factory.mktemp("mcu_dcgan") / "c").header.parent
+
+
+def test_m7_draws_the_images_and_writes_tflite_micros_bytes(dcgan_module, tmp_path):
+    """`make run CPU=cortex-m7` on the image module: ASCII art on the console, and the raw
+    int8 bytes written through semihosting equal TFLM's for the latents the board drew."""
+    _need_cross_and_qemu()
+    model, module = dcgan_module
+    images, latents_file = tmp_path / "images.bin", tmp_path / "latents.bin"
+    done = _make("run", "CPU=cortex-m7", f"MODULE_DIR={module}", f"BUILD_DIR={tmp_path / 'build'}", "IMAGES=6",
+                 f"IMAGES_FILE={images}", f"IMAGE_LATENTS_FILE={latents_file}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert f"raw int8 images: {images}; their latents: {latents_file}" in done.stdout
+    latents = np.frombuffer(latents_file.read_bytes(), np.int8).reshape(6, 100)
+    board = np.frombuffer(images.read_bytes(), np.int8).reshape(6, 784)
+    expected = _run_tflm(model.read_bytes(), latents).reshape(6, 784)
+    assert np.array_equal(board, expected), f"{int((board != expected).sum())} of {board.size} bytes differ"
+    assert len(np.unique(latents, axis=0)) == 6  # six different draws of gan_sample_latent
+    # Each image: a header line, then 28 rows of 56 characters from the ramp.
+    text = done.stdout.replace("\r", "").split("gan-edge: generated images\n", 1)[1]
+    for n in range(6):
+        rows = text.split(f"image {n}\n", 1)[1].splitlines()[:28]
+        assert all(len(r) == 56 and set(r) <= set(" .:-=+*#%@") for r in rows)
+        ramp = " .:-=+*#%@"
+        brightest = max(ramp.index(c) for c in rows[0] + "".join(rows[1:]))
+        assert brightest == max(ramp.index(ramp[(int(v) + 128) * 10 // 256]) for v in board[n])
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_dcgan_on_each_core_matches_tflite_micro(cpu, dcgan_module, tmp_path):
+    """check.c on each core: the corners of the latent cube and random latents, bit for bit,
+    and the instructions per image (about 2.2 million multiply-accumulates)."""
+    _need_cross_and_qemu()
+    model, module = dcgan_module
+    rng = np.random.default_rng(3)
+    latents = np.concatenate([np.full((1, 100), -128), np.full((1, 100), 127),
+                              rng.integers(-128, 128, size=(2, 100))]).astype(np.int8)
+    header = write_latents_header(latents, tmp_path / "latents.h", passes=1)
+    done = _make("run", f"CPU={cpu}", f"MODULE_DIR={module}", f"BUILD_DIR={tmp_path / 'build'}", f"LATENTS={header}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    outputs, instructions, calls = parse_check_output(done.stdout, len(latents), 784)
+    expected = _run_tflm(model.read_bytes(), latents).reshape(len(latents), 784)
+    assert np.array_equal(outputs, expected)
+    assert 2_000_000 < instructions < 100_000_000 and calls == len(latents)
+    print(f"\n{cpu} on QEMU {BOARDS[cpu]}: mcu DCGAN bit-exact with TFLM, {instructions:,.0f} instructions per image")

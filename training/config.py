@@ -144,6 +144,9 @@ class TrainConfig:
     pack: int = 1
     # Progressive growing (progan only).
     growth: GrowthConfig = field(default_factory=GrowthConfig)
+    # dcgan only: the generator's widths (dense units, channels at 7x7, channels at 14x14);
+    # empty: the book's (1024, 128, 64). The "mcu" preset narrows them to fit a microcontroller.
+    generator_widths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         from training.models import MODELS  # late: models import TensorFlow
@@ -170,6 +173,13 @@ class TrainConfig:
             raise ConfigError(f"remedy and pack apply to {', '.join(REMEDY_MODELS)} only, "
                               f"got model {self.model!r} with remedy {self.remedy!r}, pack {self.pack}")
         _check_growth(self.model, self.growth)
+        if self.generator_widths:
+            if self.model != "dcgan":
+                raise ConfigError(f"generator_widths applies to dcgan only, got model {self.model!r} "
+                                  f"with generator_widths {list(self.generator_widths)}")
+            if len(self.generator_widths) != 3 or min(self.generator_widths) < 1:
+                raise ConfigError(f"generator_widths must be 3 positive integers (dense units, channels at 7x7, "
+                                  f"channels at 14x14), got {list(self.generator_widths)}")
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
 
@@ -279,6 +289,17 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
         # As the book prints it (Gildenblat's Keras DCGAN): SGD with Nesterov momentum.
         "book": {**_DCGAN_COMMON, "d_optimizer": _BOOK_DCGAN_SGD, "g_optimizer": _BOOK_DCGAN_SGD},
+        # Sized for a Cortex-M: the default's training, a generator of the book's shape with
+        # widths 128 / 32 / 32. In int8 after the sub-pixel lowering its weights are 251,520
+        # bytes (<= 256 KiB: 12,800 + 200,704 + 36,864 + 1,152) and its largest pair of live
+        # activations 12,544 bytes (<= 64 KiB: the 7x7x128 sub-pixel map and its 14x14x32
+        # rearrangement); export/c_module.py computes and prints both.
+        "mcu": {
+            **_DCGAN_COMMON,
+            "d_optimizer": {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5},
+            "g_optimizer": {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5},
+            "generator_widths": [128, 32, 32],
+        },
     },
 }
 

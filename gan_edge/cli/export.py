@@ -33,6 +33,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--min-psnr", default="", metavar="FORMAT=DB[,FORMAT=DB]",
                         help="lower or raise a format's fidelity gate, e.g. int8=30 (defaults: 80 dB float32 "
                              "and onnx, 60 float16, 40 dynamic, 35 int8 variants, 30 qat)")
+    parser.add_argument("--flash-kib", type=float, default=None, metavar="N",
+                        help=f"{C_FORMAT} format only: refuse a C module whose const data (weights, biases, "
+                             f"requantization parameters, tables) exceeds N KiB")
+    parser.add_argument("--ram-kib", type=float, default=None, metavar="N",
+                        help=f"{C_FORMAT} format only: refuse a C module whose activation buffers exceed N KiB")
     parser.set_defaults(run=run)
 
 
@@ -40,7 +45,15 @@ def run(args: argparse.Namespace) -> int:
     require_tensorflow()
     from export import export_run
 
+    from gan_edge.errors import InputError
+
     formats = tuple(name.strip() for name in args.formats.split(","))
+    for flag, value in (("--flash-kib", args.flash_kib), ("--ram-kib", args.ram_kib)):
+        if value is not None and C_FORMAT not in formats:
+            raise InputError(f"{flag} is a budget for the C module: add {C_FORMAT} to --formats "
+                             f"(got --formats {args.formats})")
+        if value is not None and not value > 0:
+            raise InputError(f"{flag} must be a positive number of KiB, got {value:g}")
     c_dir = None
     if C_FORMAT in formats:
         from export.c_module import check_target
@@ -54,19 +67,25 @@ def run(args: argparse.Namespace) -> int:
                            qat_epochs=args.qat_epochs, min_psnr_db=_gates(args.min_psnr),
                            on_artifact=_print_artifact, on_qat_epoch=_print_qat_epoch)
     if c_dir is not None:
-        _export_c(artifacts, c_dir)
+        _export_c(artifacts, c_dir, args.flash_kib, args.ram_kib)
     if artifacts:
         print(f"export folder: {artifacts[0].path.parent}  (report.json, figures/fidelity.png)")
     return 0
 
 
-def _export_c(artifacts, c_dir: Path) -> None:
+def _export_c(artifacts, c_dir: Path, flash_kib: float | None, ram_kib: float | None) -> None:
     from export.c_module import export_c_module
+    from gan_edge.errors import GanEdgeError
 
     int8 = next(a for a in artifacts if a.variant == "int8" and a.batch_size is None)
-    module = export_c_module(int8.path, c_dir)
+    try:
+        module = export_c_module(int8.path, c_dir, flash_kib=flash_kib, ram_kib=ram_kib)
+    except GanEdgeError as exc:  # one line still, saying what is on disk
+        raise type(exc)(f"{exc} [the exports above were written; {c_dir} was not]") from None
+    where = "static" if module.static_buffer_bytes else "stack"
     print(f"wrote {module.header} and {module.source.name}  ({module.flash_bytes:,} bytes of const data, "
-          f"{module.stack_buffer_bytes:,} bytes of stack buffers; from {int8.path.name})")
+          f"{module.weight_bytes:,} of them int8 weights; {module.buffer_bytes:,} bytes of {where} buffers, "
+          f"the largest pair of live tensors; {module.macs:,} MACs per image; from {int8.path.name})")
 
 
 def _gates(text: str) -> dict[str, float] | None:

@@ -33,7 +33,7 @@ SHOWN = {
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
     parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25, progan")
-    parser.add_argument("--preset", default="default", help="named settings of the model (toy2d, dcgan: default, book; ring8, grid25: default, paper)")
+    parser.add_argument("--preset", default="default", help="named settings of the model (toy2d: default, book; dcgan: default, book, mcu; ring8, grid25: default, paper)")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")

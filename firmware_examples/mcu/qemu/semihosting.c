@@ -1,13 +1,17 @@
 /* Arm semihosting for `make run`: the program's console and exit status go to QEMU
  * (-semihosting-config enable=on,target=native). Linked only into the QEMU images;
- * it replaces the weak uart_putc of main.c and board_exit / HardFault_Handler of
- * startup.c. Without a debugger or QEMU, `bkpt 0xAB` would halt a real chip.
+ * it replaces the weak uart_putc and board_file_* of main.c and board_exit /
+ * HardFault_Handler of startup.c. Without a debugger or QEMU, `bkpt 0xAB` would halt a real chip.
  */
 #include <stdint.h>
 
+#define SYS_OPEN 0x01
+#define SYS_CLOSE 0x02
 #define SYS_WRITEC 0x03
 #define SYS_WRITE0 0x04
+#define SYS_WRITE 0x05
 #define SYS_EXIT_EXTENDED 0x20
+#define OPEN_MODE_WB 5 /* fopen's "wb" */
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
 
 /* Exit status of a fault, apart from any status main returns (0 or 1 here). */
@@ -24,6 +28,36 @@ static int32_t semihost(int32_t op, const void *arg)
 void uart_putc(char c)
 {
     semihost(SYS_WRITEC, &c);
+}
+
+static uint32_t string_length(const char *s)
+{
+    uint32_t n = 0;
+    while (s[n]) {
+        ++n;
+    }
+    return n;
+}
+
+/* main.c's board files as files on the host (a path relative to QEMU's working
+ * directory, or absolute): SYS_OPEN ("wb"), SYS_WRITE, SYS_CLOSE. One open per file:
+ * QEMU 7.2 truncates a file opened "ab" as if "wb". */
+int32_t board_file_open(const char *name)
+{
+    const uint32_t block[3] = {(uint32_t)name, OPEN_MODE_WB, string_length(name)};
+    return semihost(SYS_OPEN, block);
+}
+
+int32_t board_file_write(int32_t handle, const void *data, uint32_t size)
+{
+    const uint32_t block[3] = {(uint32_t)handle, (uint32_t)data, size};
+    return semihost(SYS_WRITE, block) == 0 ? 0 : -1; /* SYS_WRITE returns the bytes not written */
+}
+
+int32_t board_file_close(int32_t handle)
+{
+    const uint32_t block[1] = {(uint32_t)handle};
+    return semihost(SYS_CLOSE, block);
 }
 
 /* SYS_EXIT_EXTENDED, not SYS_EXIT: on AArch32 only the extended call carries a status
