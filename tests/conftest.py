@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
 import pytest
+
+# --- vulkan_: no Vulkan driver in the test process ----------------------------------
+# Debian's chromium brings Mesa's Vulkan drivers, which link their own LLVM. LiteRT's GPU
+# accelerator (probed by the litert-compiled backend's tests) loads them into this process,
+# beside TensorFlow's LLVM, and the two option registries collide: a later XLA compile
+# segfaults, and the process aborts at exit ("free(): invalid pointer"). So this process sees
+# no Vulkan driver (LiteRT's GPU accelerator then reports itself unavailable, as on a machine
+# without one), and Chromium, which needs one for WebGPU, gets the original variables back
+# (the vulkan_for_browser fixture).
+VULKAN_DRIVER_VARIABLES = ("VK_ICD_FILENAMES", "VK_DRIVER_FILES")
+_ORIGINAL_VULKAN = {name: os.environ.get(name) for name in VULKAN_DRIVER_VARIABLES}
+for _name in VULKAN_DRIVER_VARIABLES:
+    os.environ[_name] = os.devnull
+
+
+@pytest.fixture(scope="module")
+def vulkan_for_browser():
+    """The original Vulkan variables while a module's Chromium runs (it is started inside)."""
+    for name, value in _ORIGINAL_VULKAN.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    yield
+    for name in VULKAN_DRIVER_VARIABLES:
+        os.environ[name] = os.devnull
 
 # --- runtime_: tiny real generators exported the way `export/` does ---------------
 

@@ -14,8 +14,8 @@ from training.config import default_config
 from training.models import MODELS
 
 # One epoch on little data: enough for a checkpoint to evaluate.
-# The plain round for every model: an XLA compile late in this long test process can segfault
-# in LLVM (see test_mode_collapse.py), and evaluation does not depend on how the round ran.
+# The plain round for every model: evaluation does not depend on how the round ran, and XLA is
+# trained in a fresh process by test_mode_collapse.py (see there why).
 TINY = {"epochs": 1, "eval_samples": 64, "batch_size": 32, "data_samples": 256, "data_limit": 128,
         "jit_compile": False}
 

@@ -153,10 +153,11 @@ def test_the_dcgan_discriminator_takes_each_remedy(overrides):
     assert discriminator.get_layer("pack" if "pack" in overrides else overrides["remedy"]) is not None
 
 
-# The mixtures' presets compile the round with XLA. In this long test process an XLA compile
-# segfaulted inside LLVM's option registry (LLVMCommandLineOptionsLock) after the earlier test
-# modules had run, though never in a fresh process; so the in-process runs here use the plain
-# round, and the XLA round is trained by the CLI in a process of its own (the next test).
+# The mixtures' presets compile the round with XLA. Late in the long test process an XLA compile
+# once segfaulted inside LLVM's option registry: LiteRT's GPU accelerator had loaded Mesa's Vulkan
+# drivers and their LLVM beside TensorFlow's (conftest.py now hides the drivers). The in-process
+# runs here use the plain round all the same, and the XLA round is trained by the CLI in a process
+# of its own (the last test).
 NO_XLA = {"jit_compile": False}
 
 

@@ -93,7 +93,7 @@ def export_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(export_dir):
+def server(export_dir, vulkan_for_browser):
     from gan_edge.web import make_server
 
     if _MISSING:
