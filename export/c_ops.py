@@ -138,12 +138,16 @@ def _activation_range(schema, fused: int, scale: float, zp: int, op: str) -> tup
     raise UnsupportedModelError(f"{op}: fused activation {fused} is not supported (only NONE, RELU, RELU6)")
 
 
+def _weighted_operands(op, tensors):
+    """(input, weights, bias or None, output) of a FULLY_CONNECTED or CONV_2D op."""
+    inputs = list(op.inputs)
+    bias = tensors[inputs[2]] if len(inputs) > 2 and inputs[2] >= 0 else None
+    return tensors[inputs[0]], tensors[inputs[1]], bias, tensors[op.outputs[0]]
+
+
 def _fully_connected(schema, op, tensors, index) -> _Layer:
     where = f"op {index} (FULLY_CONNECTED)"
-    inputs = list(op.inputs)
-    x, w = tensors[inputs[0]], tensors[inputs[1]]
-    b = tensors[inputs[2]] if len(inputs) > 2 and inputs[2] >= 0 else None
-    y = tensors[op.outputs[0]]
+    x, w, b, y = _weighted_operands(op, tensors)
     options = op.builtinOptions
     if w.dtype != schema.TensorType.INT8 or w.data is None or len(w.shape) != 2:
         raise UnsupportedModelError(f"{where}: weights must be a constant 2-D int8 tensor (int4 or "
@@ -187,7 +191,7 @@ def _fully_connected(schema, op, tensors, index) -> _Layer:
     act_min, act_max = _activation_range(schema, options.fusedActivationFunction if options else 0,
                                          out_scale, out_zp, where)
     return _Layer(
-        "fully_connected", inputs[0], op.outputs[0],
+        "fully_connected", op.inputs[0], op.outputs[0],
         arrays={"weights": ("int8_t", weights.reshape(-1)), "bias": ("int32_t", bias),
                 "multiplier": ("int32_t", mult), "shift": ("int8_t", shift)},
         scalars={"in_dim": in_dim, "out_dim": out_dim, "input_offset": -in_zp, "output_offset": out_zp,
@@ -226,10 +230,7 @@ def _leaky_relu(schema, op, tensors, index) -> _Layer:
 
 def _conv_2d(schema, op, tensors, index) -> _Layer:
     where = f"op {index} (CONV_2D)"
-    inputs = list(op.inputs)
-    x, w = tensors[inputs[0]], tensors[inputs[1]]
-    b = tensors[inputs[2]] if len(inputs) > 2 and inputs[2] >= 0 else None
-    y = tensors[op.outputs[0]]
+    x, w, b, y = _weighted_operands(op, tensors)
     o = op.builtinOptions
     if w.dtype != schema.TensorType.INT8 or w.data is None or len(w.shape) != 4:
         raise UnsupportedModelError(f"{where}: weights must be a constant 4-D int8 tensor (OHWI)")
@@ -274,7 +275,7 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
         raise UnsupportedModelError(f"{where}: requantization shift out of range: {shift.tolist()}")
     act_min, act_max = _activation_range(schema, o.fusedActivationFunction, out_scale, out_zp, where)
     return _Layer(
-        "conv_2d", inputs[0], op.outputs[0],
+        "conv_2d", op.inputs[0], op.outputs[0],
         arrays={"weights": ("int8_t", weights.reshape(-1)), "bias": ("int32_t", bias),
                 "multiplier": ("int32_t", mult), "shift": ("int8_t", shift)},
         scalars={"height": h, "width": wd, "in_channels": cin, "out_height": out_h, "out_width": out_w,

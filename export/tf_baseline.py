@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from export.source import load_generator
-from gan_edge.bench import BenchRow, check_counts, peak_rss_mb, time_calls
+from gan_edge.bench import BenchRow, check_counts, measure_row
 from gan_edge.latent import sample_latent
 
 __all__ = ["bench_tf_baseline"]
@@ -64,24 +64,12 @@ def bench_tf_baseline(
             sample_latent(config.latent_distribution, batch, config.latent_dim, np.random.default_rng(0))
         )
         for name, call in calls.items():
-            start = time.perf_counter_ns()
-            call(z)  # tf.function traces here, at each new batch size
-            first_us = (time.perf_counter_ns() - start) / 1e3
-            timing = time_calls(lambda: call(z), runs, warmup)
+            # The first call is where tf.function traces, at each new batch size.
             rows.append(
-                BenchRow(
-                    artifact=f"{Path(run_dir).name} (tf_keras)",
-                    backend=name,
-                    threads=threads,
-                    batch=batch,
-                    warmup=warmup,
-                    init_us=init_us,
-                    first_us=first_us,
-                    timing=timing,
-                    peak_rss_mb=peak_rss_mb(),
-                    model_bytes=0,
-                    macs_per_sample=macs_per_sample,
-                    source_run=str(run_dir),
+                measure_row(
+                    lambda: call(z), runs=runs, warmup=warmup,
+                    artifact=f"{Path(run_dir).name} (tf_keras)", backend=name, threads=threads, batch=batch,
+                    init_us=init_us, model_bytes=0, macs_per_sample=macs_per_sample, source_run=str(run_dir),
                 )
             )
     return rows

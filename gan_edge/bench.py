@@ -157,6 +157,16 @@ def time_calls(call, runs: int, warmup: int) -> Timing:
     return summarize(ns)
 
 
+def measure_row(call, *, runs: int, warmup: int, **fields: Any) -> BenchRow:
+    """One row: the first ``call()`` timed alone (a new batch size's resizes or tracing),
+    then ``time_calls``; ``fields`` are the row's other columns."""
+    start = time.perf_counter_ns()
+    call()
+    first_us = (time.perf_counter_ns() - start) / 1e3
+    timing = time_calls(call, runs, warmup)
+    return BenchRow(warmup=warmup, first_us=first_us, timing=timing, peak_rss_mb=peak_rss_mb(), **fields)
+
+
 def bench_model(
     path: str | os.PathLike,
     *,
@@ -185,23 +195,11 @@ def bench_model(
         rng = np.random.default_rng(0)
         for batch in batches:
             out = np.empty((batch, *gen.output_shape), dtype=np.float32)
-            start = time.perf_counter_ns()
-            gen.generate_into(out, seed=rng)
-            first_us = (time.perf_counter_ns() - start) / 1e3
-            timing = time_calls(lambda: gen.generate_into(out, seed=rng), runs, warmup)
             rows.append(
-                BenchRow(
-                    artifact=path.name,
-                    backend=gen.backend.name,
-                    threads=n_threads,
-                    batch=batch,
-                    warmup=warmup,
-                    init_us=init_us,
-                    first_us=first_us,
-                    timing=timing,
-                    peak_rss_mb=peak_rss_mb(),
-                    model_bytes=path.stat().st_size,
-                    macs_per_sample=macs,
+                measure_row(
+                    lambda: gen.generate_into(out, seed=rng), runs=runs, warmup=warmup,
+                    artifact=path.name, backend=gen.backend.name, threads=n_threads, batch=batch,
+                    init_us=init_us, model_bytes=path.stat().st_size, macs_per_sample=macs,
                     source_run=gen.manifest.source.get("run"),
                 )
             )
