@@ -1,21 +1,28 @@
-"""Feed ``gan_edge.load`` hostile model files and count what reaches the caller.
+"""Feed ``gan_edge.load`` hostile model files, on every backend, and count what reaches the caller.
 
     python benchmarks/fuzz_loader.py [EXPORT_DIR] [--count 2000] [--seed 0] [--jobs 2]
                                      [--timeout 10] [--raw] [--json FILE]
 
-EXPORT_DIR holds exported generators (``gan-edge demo --out DIR`` writes DIR/export).
-Each .tflite and .onnx there is mutated ``--count`` times in all: bit flips,
-truncations, hostile values written over the flatbuffer's offsets, vector
-lengths and indices (found by walking the real file with ``gan_edge.verify``) or
-over the protobuf's length fields, shuffled chunks, zeroed regions. One in ten
-keeps the sidecar manifest (its sha256 must refuse every changed file); the rest
-drop it, so the manifest embedded in the model is used and the bytes reach the
-native parsers: the interesting case.
+EXPORT_DIR holds exported generators with their manifests embedded (``gan-edge demo
+--out DIR`` writes DIR/export; add ``--batch 1`` to an export for a static-batch model,
+which the litert-compiled backend needs). Each .tflite and .onnx there is mutated
+``--count`` times in all: bit flips, truncations, hostile values written over the
+flatbuffer's offsets, vector lengths and indices (found by walking the real file
+with ``gan_edge.tflite_file``) or over the protobuf's length fields, shuffled
+chunks, zeroed regions, and single changed bytes of the weights. Each mutated file
+is loaded in one of three ways (``MANIFESTS``):
 
-Each file is loaded, and ``generate(2)`` run, in a child process forked from this
-one (gan_edge, LiteRT and ONNX Runtime are imported once, before any fork, and no
-interpreter is ever built in the parent), with an address-space limit and a
-timeout. Outcomes:
+    sidecar    with its sidecar manifest: the sidecar's sha256 must refuse it;
+    embedded   without the sidecar: the embedded manifest's content hash must refuse it;
+    rehashed   without the sidecar, the content hash recomputed after the mutation,
+               as a hostile file would carry: the bytes reach gan_edge's checks and,
+               past them, the native parsers (the interesting case for crashes).
+
+and with every backend that reads it (``.tflite``: litert, and litert-compiled for a
+static batch; ``.onnx``: onnxruntime). Each load and ``generate(2)`` runs in a child
+process forked from this one (the runtimes are imported once, before any fork, and
+no model is ever built in the parent), with an address-space limit and a timeout.
+Outcomes:
 
     refused        a gan_edge error (GanEdgeError subclass): the wanted answer
     ran            accepted; output finite and of shape (2, *output_shape)
@@ -24,8 +31,10 @@ timeout. Outcomes:
     crash          the child died of a signal (a segfault reaches the caller)
     hang           the child was still running at the timeout
 
-``--raw`` skips ``gan_edge.verify``'s checks, to show what LiteRT alone does.
-The exit status is 1 if any crash, hang or other_error was seen, else 0.
+``--raw`` skips gan_edge's structural checks (gan_edge.artifact's verifier calls), to
+show what the runtimes alone do with the rehashed files. The exit status is 1 if any
+crash, hang or other_error was seen, or a weight change was not refused with a
+manifest in place (sidecar or embedded), else 0.
 """
 
 from __future__ import annotations
@@ -49,7 +58,8 @@ from pathlib import Path
 import numpy as np
 
 OUTCOMES = ("refused", "ran", "wrong_output", "other_error", "crash", "hang")
-STRATEGIES = ("bitflip", "truncate", "field", "shuffle", "zero")
+STRATEGIES = ("bitflip", "truncate", "field", "shuffle", "zero", "weight")
+MANIFESTS = ("sidecar", "embedded", "rehashed")
 HOSTILE_U32 = (0, 1, 3, 4, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFC, 0x10000, 0x7FFF)
 
 
@@ -57,7 +67,7 @@ HOSTILE_U32 = (0, 1, 3, 4, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFC, 0x100
 
 
 def tflite_fields(data: bytes) -> list[tuple[int, str]]:
-    from gan_edge.verify import verify_tflite
+    from gan_edge.tflite_file import verify_tflite
 
     trace: list[tuple[int, str]] = []
     verify_tflite(data, trace=trace)
@@ -103,13 +113,13 @@ def onnx_fields(data: bytes) -> list[tuple[int, str]]:
 
 
 def _varint(data: bytes, pos: int, end: int):
-    """gan_edge.verify's varint reader, with None for "not a varint" instead of an error:
+    """gan_edge.onnx_file's varint reader, with None for "not a varint" instead of an error:
     the walk above only guesses where messages are."""
-    from gan_edge import verify
+    from gan_edge import onnx_file
 
     try:
-        return verify._varint(data, pos, end)
-    except verify._Invalid:
+        return onnx_file._varint(data, pos, end)
+    except onnx_file._Invalid:
         return None, pos
 
 
@@ -123,10 +133,38 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def mutate(data: bytes, fields: list[tuple[int, str]], fmt: str, strategy: str, rng: random.Random) -> bytes:
+def weight_ranges(data: bytes, fmt: str) -> list[tuple[int, int]]:
+    """Where the model's weights lie: constant buffers (not the manifest's), initializers' raw data."""
+    from gan_edge.manifest import METADATA_KEY
+    from gan_edge.onnx_file import initializer_ranges
+    from gan_edge.tflite_file import buffer_ranges, tflite_metadata
+
+    if fmt == "onnx":
+        return [(a, b) for a, b in initializer_ranges(data) if b > a]
+    manifest = tflite_metadata(data, METADATA_KEY)
+    return [(a, b) for a, b in buffer_ranges(data) if b > a and data[a:b] != manifest]
+
+
+def rehash(data: bytes, digest: str) -> bytes:
+    """``data`` with its embedded content hash recomputed, as a hostile file would carry
+    (unchanged when the mutation hit the hash itself)."""
+    from export.embed import stamp_content_hash
+    from gan_edge.manifest import UNSTAMPED, content_hash_marker
+
+    marker = content_hash_marker(digest)
+    if data.count(marker) != 1:
+        return data
+    return stamp_content_hash(data.replace(marker, content_hash_marker(UNSTAMPED)))
+
+
+def mutate(data: bytes, fields: list[tuple[int, str]], weights: list[tuple[int, int]], fmt: str,
+           strategy: str, rng: random.Random) -> bytes:
     buf = bytearray(data)
     n = len(buf)
-    if strategy == "bitflip":
+    if strategy == "weight":  # one byte of one layer's weights: what a corrupted copy looks like
+        start, end = rng.choice(weights)
+        buf[rng.randrange(start, end)] ^= 1 << rng.randrange(8)
+    elif strategy == "bitflip":
         for _ in range(rng.choice((1, 1, 2, 4, 8, 32))):
             i = rng.randrange(n)
             buf[i] ^= 1 << rng.randrange(8)
@@ -172,17 +210,17 @@ def mutate(data: bytes, fields: list[tuple[int, str]], fmt: str, strategy: str, 
 # --- running one file in a forked child ------------------------------------------------
 
 
-def _child(path: Path, output_shape: tuple, raw: bool, write_fd: int) -> None:
+def _child(path: Path, backend: str, output_shape: tuple, raw: bool, write_fd: int) -> None:
     """In the forked child: load, generate(2), report one JSON line, _exit."""
     import gan_edge
     from gan_edge.errors import GanEdgeError
 
     if raw:
-        import gan_edge.verify as verify
+        import gan_edge.artifact as artifact
 
-        verify.verify_tflite = lambda *a, **k: None
+        artifact.verify_tflite = artifact.check_onnx_external_data = lambda *a, **k: None
     try:
-        generator = gan_edge.load(path)
+        generator = gan_edge.load(path, backend=backend)
         out = generator.generate(2, seed=0)
         ok = isinstance(out, np.ndarray) and out.shape == (2, *output_shape) and bool(np.isfinite(out).all())
         result = {"outcome": "ran" if ok else "wrong_output",
@@ -213,7 +251,7 @@ class Runner:
             try:
                 resource.setrlimit(resource.RLIMIT_AS, (self.memory, self.memory))
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-                _child(Path(job["path"]), tuple(job["output_shape"]), self.raw, write_fd)
+                _child(Path(job["path"]), job["backend"], tuple(job["output_shape"]), self.raw, write_fd)
             finally:
                 os._exit(3)
         os.close(write_fd)
@@ -253,21 +291,30 @@ class Runner:
             result = json.loads(text.splitlines()[-1])
         else:
             result = {"outcome": "other_error", "detail": f"exited {os.WEXITSTATUS(status)} without a report"}
-        result.update({k: job[k] for k in ("model", "strategy", "sidecar", "index")}, seconds=round(elapsed, 3))
+        result.update({k: job[k] for k in ("model", "backend", "strategy", "manifest", "index")},
+                      seconds=round(elapsed, 3))
         self.results.append(result)
         if result["outcome"] in ("crash", "hang", "other_error"):
             keep = Path(job["keep_dir"])
             keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy(job["path"], keep / f"{job['index']:05d}_{result['outcome']}_{Path(job['path']).name}")
-        shutil.rmtree(Path(job["path"]).parent, ignore_errors=True)
+            shutil.copy(job["path"], keep / f"{job['index']:05d}_{job['backend']}_{result['outcome']}_"
+                                            f"{Path(job['path']).name}")
+        if job["last"]:  # the file's folder is shared by its backends' jobs
+            shutil.rmtree(Path(job["path"]).parent, ignore_errors=True)
 
 
 # --- the campaign ---------------------------------------------------------------------------
 
 
-def fuzz(export_dir: Path, count: int, seed: int, jobs: int, timeout: float, raw: bool,
-         work: Path, sidecar_share: float = 0.1) -> dict:
+def backends_for(fmt: str, static_batch: bool) -> tuple[str, ...]:
+    if fmt == "onnx":
+        return ("onnxruntime",)
+    return ("litert", "litert-compiled") if static_batch else ("litert",)
+
+
+def fuzz(export_dir: Path, count: int, seed: int, jobs: int, timeout: float, raw: bool, work: Path) -> dict:
     import gan_edge  # noqa: F401 - imported before forking, so children start warm
+    import ai_edge_litert.compiled_model  # noqa: F401
     import ai_edge_litert.interpreter  # noqa: F401
     from gan_edge.manifest import manifest_path
 
@@ -284,30 +331,48 @@ def fuzz(export_dir: Path, count: int, seed: int, jobs: int, timeout: float, raw
         fmt = "tflite" if model.suffix == ".tflite" else "onnx"
         fields = tflite_fields(data) if fmt == "tflite" else onnx_fields(data)
         sidecar = manifest_path(model).read_text() if manifest_path(model).is_file() else None
-        shape = json.loads(sidecar)["output_shape"] if sidecar else [2]
-        originals[model.name] = (data, fmt, fields, sidecar, shape)
+        manifest = _embedded_manifest(model, data)  # every file fuzzed here carries one
+        originals[model.name] = (data, fmt, fields, weight_ranges(data, fmt), sidecar, manifest)
     rng = random.Random(seed)
     runner = Runner(jobs, timeout, raw, memory_bytes=_memory_limit())
     started = time.monotonic()
     for index in range(count):
         name = models[index % len(models)].name
-        data, fmt, fields, sidecar, shape = originals[name]
+        data, fmt, fields, weights, sidecar, manifest = originals[name]
         strategy = STRATEGIES[rng.randrange(len(STRATEGIES))]
         mutated = data
         for _ in range(20):  # a mutation that changes nothing is no test
-            mutated = mutate(data, fields, fmt, strategy, rng)
+            mutated = mutate(data, fields, weights, fmt, strategy, rng)
             if mutated != data:
                 break
-        with_sidecar = sidecar is not None and rng.random() < sidecar_share
+        kind = MANIFESTS[index // len(models) % len(MANIFESTS)] if sidecar else MANIFESTS[1 + index % 2]
+        if kind == "rehashed":
+            mutated = rehash(mutated, manifest.content_sha256)
         folder = Path(tempfile.mkdtemp(dir=work))
         path = folder / name
         path.write_bytes(mutated)
-        if with_sidecar:
+        if kind == "sidecar":
             manifest_path(path).write_text(sidecar)
-        runner.submit({"path": str(path), "model": name, "strategy": strategy, "sidecar": with_sidecar,
-                       "index": index, "output_shape": shape, "keep_dir": str(work / "kept")})
+        backends = backends_for(fmt, manifest.batch_size is not None)
+        for b, backend in enumerate(backends):
+            runner.submit({"path": str(path), "model": name, "backend": backend, "strategy": strategy,
+                           "manifest": kind, "index": index, "output_shape": list(manifest.output_shape),
+                           "keep_dir": str(work / "kept"), "last": b == len(backends) - 1})
     results = runner.drain()
     return {"results": results, "seconds": time.monotonic() - started, "models": [m.name for m in models]}
+
+
+def _embedded_manifest(model: Path, data: bytes):
+    """The model's embedded manifest (its sidecar, if any, set aside for the check)."""
+    from gan_edge.artifact import open_artifact
+
+    with tempfile.TemporaryDirectory() as folder:
+        alone = Path(folder) / model.name
+        alone.write_bytes(data)
+        manifest = open_artifact(alone).manifest
+    if manifest.content_sha256 is None:
+        raise SystemExit(f"{model} carries no embedded manifest with a content hash: re-export it")
+    return manifest
 
 
 def _memory_limit() -> int:
@@ -321,29 +386,41 @@ def summarize(report: dict) -> str:
     results = report["results"]
     lines = []
     total = Counter(r["outcome"] for r in results)
-    header = f"{'model':28s} {'sidecar':>7s} " + " ".join(f"{o:>12s}" for o in OUTCOMES) + f" {'files':>6s}"
+    header = (f"{'backend':16s} {'manifest':9s} " + " ".join(f"{o:>12s}" for o in OUTCOMES)
+              + f" {'files':>6s} {'weights refused':>16s}")
     lines += [header, "-" * len(header)]
-    groups: dict[tuple, Counter] = {}
+    groups: dict[tuple, list] = {}
     for r in results:
-        groups.setdefault((r["model"], r["sidecar"]), Counter())[r["outcome"]] += 1
-    for (model, sidecar), c in sorted(groups.items()):
-        lines.append(f"{model:28s} {'kept' if sidecar else 'none':>7s} "
-                     + " ".join(f"{c[o]:>12d}" for o in OUTCOMES) + f" {sum(c.values()):>6d}")
-    lines.append(f"{'all':28s} {'':>7s} " + " ".join(f"{total[o]:>12d}" for o in OUTCOMES) + f" {len(results):>6d}")
+        groups.setdefault((r["backend"], r["manifest"]), []).append(r)
+    for (backend, manifest), rs in sorted(groups.items(), key=lambda g: (g[0][0], MANIFESTS.index(g[0][1]))):
+        c = Counter(r["outcome"] for r in rs)
+        weights = [r for r in rs if r["strategy"] == "weight"]
+        caught = f"{sum(r['outcome'] == 'refused' for r in weights)} of {len(weights)}"
+        lines.append(f"{backend:16s} {manifest:9s} " + " ".join(f"{c[o]:>12d}" for o in OUTCOMES)
+                     + f" {len(rs):>6d} {caught:>16s}")
+    lines.append(f"{'all':16s} {'':9s} " + " ".join(f"{total[o]:>12d}" for o in OUTCOMES) + f" {len(results):>6d}")
     lines.append("")
     by_strategy = Counter((r["strategy"], r["outcome"]) for r in results)
     lines.append("per strategy: " + "; ".join(
         f"{s} " + ", ".join(f"{o} {by_strategy[s, o]}" for o in OUTCOMES if by_strategy[s, o]) for s in STRATEGIES))
-    refused_sidecar = [r for r in results if r["sidecar"]]
-    lines.append(f"with the sidecar kept: {sum(r['outcome'] == 'refused' for r in refused_sidecar)} of "
-                 f"{len(refused_sidecar)} refused")
+    for manifest in ("sidecar", "embedded"):
+        held = [r for r in results if r["manifest"] == manifest]
+        lines.append(f"with the {manifest} manifest: {sum(r['outcome'] == 'refused' for r in held)} of "
+                     f"{len(held)} changed files refused")
     seconds = [r["seconds"] for r in results]
-    lines.append(f"time: {report['seconds']:.1f} s for {len(results)} files "
-                 f"(per file: p50 {1e3 * float(np.median(seconds)):.0f} ms, max {max(seconds):.2f} s)")
+    lines.append(f"time: {report['seconds']:.1f} s for {len(results)} loads "
+                 f"(per load: p50 {1e3 * float(np.median(seconds)):.0f} ms, max {max(seconds):.2f} s)")
     bad = [r for r in results if r["outcome"] in ("crash", "hang", "other_error", "wrong_output")]
     for r in bad[:20]:
-        lines.append(f"  #{r['index']} {r['model']} {r['strategy']}: {r['outcome']}: {r['detail']}")
+        lines.append(f"  #{r['index']} {r['model']} {r['backend']} {r['manifest']} {r['strategy']}: "
+                     f"{r['outcome']}: {r['detail']}")
     return "\n".join(lines)
+
+
+def undetected_weight_changes(results: list[dict]) -> list[dict]:
+    """Weight changes accepted although a manifest (sidecar or embedded hash) was in place."""
+    return [r for r in results if r["strategy"] == "weight" and r["manifest"] != "rehashed"
+            and r["outcome"] != "refused"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per file")
-    parser.add_argument("--raw", action="store_true", help="skip gan_edge.verify (what LiteRT alone does)")
+    parser.add_argument("--raw", action="store_true", help="skip gan_edge's structural checks (what the runtimes alone do)")
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--keep", type=Path, help="copy files that crashed, hung or raised a non-gan_edge error here")
     args = parser.parse_args(argv)
@@ -381,15 +458,16 @@ def main(argv: list[str] | None = None) -> int:
         versions["onnxruntime"] = onnxruntime.__version__
     except ImportError:
         pass
-    print(f"fuzzing gan_edge.load + generate(2): {args.count} files from {export_dir}, seed {args.seed}, "
-          f"{'verifier OFF (--raw)' if args.raw else 'verifier on'}, timeout {args.timeout:.0f} s, "
+    print(f"fuzzing gan_edge.load + generate(2) on every backend: {args.count} files from {export_dir}, "
+          f"seed {args.seed}, {'verifier OFF (--raw)' if args.raw else 'verifier on'}, timeout {args.timeout:.0f} s, "
           f"{args.jobs} jobs; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(summarize(report))
     if args.json:
         args.json.write_text(json.dumps({"versions": versions, "args": {k: str(v) for k, v in vars(args).items()},
                                          **report}, indent=1))
     counts = Counter(r["outcome"] for r in report["results"])
-    return 1 if counts["crash"] or counts["hang"] or counts["other_error"] else 0
+    failed = counts["crash"] or counts["hang"] or counts["other_error"] or undetected_weight_changes(report["results"])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from export.pipeline import DEFAULT_CALIBRATION_SAMPLES, FIDELITY_SAMPLES  # noq
 from export.source import load_generator  # noqa: E402
 from gan_edge.io import quiet_native_stderr  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
+from gan_edge.tflite_ops import op_name  # noqa: E402
 
 
 def run_int8(model_bytes: bytes, latents: np.ndarray) -> np.ndarray:
@@ -78,11 +79,10 @@ def quantize(calibrated: bytes, keep_float: tuple[str, ...], nodes: list[str] | 
 def weight_layer_outputs(calibrated: bytes) -> list[str]:
     model = schema.ModelT.InitFromPackedBuf(calibrated, 0)
     graph = model.subgraphs[0]
-    by_code = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     names = []
     for op in graph.operators:
         code = model.operatorCodes[op.opcodeIndex]
-        if by_code[max(code.builtinCode, code.deprecatedBuiltinCode)] in ("CONV_2D", "FULLY_CONNECTED"):
+        if op_name(code.builtinCode, code.deprecatedBuiltinCode) in ("CONV_2D", "FULLY_CONNECTED"):
             names.append(graph.tensors[op.outputs[0]].name.decode())
     return names
 

@@ -3,9 +3,31 @@
 ``export_run(run_dir, out_dir, formats=..., batch_sizes=...)`` is the entry point;
 each format is one function in ``export.tflite`` or ``export.onnx``; the checks
 against the float generator and the data live in ``export.fidelity``, the figure
-in ``export.figures``.
+in ``export.figures``. The formats themselves (names, defaults, gates) are
+``export.formats``, which imports no TensorFlow.
 """
 
-from export.pipeline import DEFAULT_FORMATS, FORMATS, ExportedArtifact, export_run
+import importlib
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "ExportedArtifact", "export_run"]
+
+# Imported on first use (PEP 562), so that `from export.formats import ...` (the
+# CLI's --help) does not load the pipeline and TensorFlow with it.
+_LAZY = {
+    "DEFAULT_FORMATS": "export.formats",
+    "FORMATS": "export.formats",
+    "ExportedArtifact": "export.pipeline",
+    "export_run": "export.pipeline",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

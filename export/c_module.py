@@ -25,22 +25,28 @@ hold them. Needs only ai-edge-litert's flatbuffer schema and numpy: no TensorFlo
 
 from __future__ import annotations
 
+import hashlib
 import os
+from string import Template
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from export.c_ops import (BUILDERS, DOT, DOTTING, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING, SUPPORTED_OPS,
-                          UnsupportedModelError, _Layer, _load, _op_name, _per_tensor, _round_half_away,
-                          _Tensor, _tensors, _f32, quantize_multiplier)
+from export.c_graph import plan_arena, read_chain
+from export.c_ops import (DOT, DOTTING, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING, SUPPORTED_OPS,
+                          UnsupportedModelError, _Layer, _per_tensor, _round_half_away, _Tensor, _f32,
+                          quantize_multiplier)
+from gan_edge.artifact import open_artifact
 from gan_edge.errors import GanEdgeError, RunFolderError
-from gan_edge.manifest import Manifest, extract_from_tflite, file_sha256, read_manifest
+from gan_edge.manifest import Manifest
 
 __all__ = ["UnsupportedModelError", "BudgetError", "CModule", "FILES", "SUPPORTED_OPS", "export_c_module",
            "quantize_multiplier", "check_target"]
 
 FILES = ("gan_generator.h", "gan_generator.c")
+# The C around the generated arrays and calls: gan_generator.{h,c}.in and the samplers.
+_TEMPLATES = Path(__file__).with_name("c_templates")
 # Arenas up to this size go on gan_generate's stack; larger ones are static.
 STACK_ARENA_MAX = 512
 
@@ -69,73 +75,6 @@ class CModule:
         return self.stack_buffer_bytes + self.static_buffer_bytes
 
 
-# --- reading the model ----------------------------------------------------------------
-
-
-def _parse(model_bytes: bytes) -> tuple[list[_Layer], _Tensor, _Tensor]:
-    schema, model = _load(model_bytes)
-    if not model.subgraphs or len(model.subgraphs) != 1:
-        raise UnsupportedModelError(f"expected one subgraph, found {len(model.subgraphs or [])}")
-    subgraph = model.subgraphs[0]
-    names = [_op_name(schema, c) for c in model.operatorCodes or []]
-    used = [names[op.opcodeIndex] for op in subgraph.operators or []]
-    unsupported = [(i, name) for i, name in enumerate(used) if name not in BUILDERS]
-    if unsupported:
-        i, name = unsupported[0]
-        more = "".join(f", op {j} {n}" for j, n in unsupported[1:])
-        raise UnsupportedModelError(
-            f"op {i} of {len(used)} is {name}, which the C module generator does not support"
-            f"{' (nor' + more[1:] + ')' if more else ''}; it supports {', '.join(SUPPORTED_OPS)}: run this model "
-            f"with TensorFlow Lite Micro instead (https://github.com/tensorflow/tflite-micro), which executes "
-            f"the .tflite file as it is")
-    tensors = _tensors(schema, model, subgraph)
-    if len(subgraph.inputs) != 1 or len(subgraph.outputs) != 1:
-        raise UnsupportedModelError("expected one input and one output tensor")
-    x, y = tensors[subgraph.inputs[0]], tensors[subgraph.outputs[0]]
-    if x.dtype != schema.TensorType.INT8 or y.dtype != schema.TensorType.INT8:
-        raise UnsupportedModelError(
-            "input and output must be int8: export the full-integer `int8` format, not int8-float-io")
-    layers = [BUILDERS[used[i]](schema, op, tensors, i) for i, op in enumerate(subgraph.operators)]
-    # One chain from the input to the output: each op reads what the previous one wrote.
-    expected = subgraph.inputs[0]
-    for i, layer in enumerate(layers):
-        if layer.input != expected:
-            raise UnsupportedModelError(f"op {i} does not read the previous op's output: only a plain chain "
-                                        f"of layers is supported")
-        expected = layer.output
-    if not layers or expected != subgraph.outputs[0]:
-        raise UnsupportedModelError("the last op does not write the model's output")
-    return layers, x, y
-
-
-# --- planning the buffers -------------------------------------------------------------
-
-
-def _plan(layers: list[_Layer]) -> tuple[list[tuple[str, int, str, int]], int]:
-    """Where each op reads and writes: (src, src_size, dst, dst_size) with src/dst one of
-    "latent", "out", "low", "high" (the two ends of the arena), and the arena's size.
-
-    An op that reads one end writes the other, so the arena is the largest pair of
-    tensors live at once; elementwise ops and RESHAPE keep their input's place."""
-    steps, where, arena = [], "latent", 0
-    for i, layer in enumerate(layers):
-        last = i == len(layers) - 1
-        if layer.in_place and where != "latent" and not last:
-            dest = where
-        elif last:
-            dest = "out"
-        elif layer.kind == "reshape":  # the same bytes, wherever they are
-            dest = where
-        else:
-            dest = "high" if where == "low" else "low"
-        steps.append((where, layer.in_size, dest, layer.out_size))
-        in_arena = layer.in_size if where in ("low", "high") and dest != where else 0
-        out_arena = layer.out_size if dest in ("low", "high") else 0
-        arena = max(arena, in_arena + out_arena)
-        where = dest
-    return steps, arena
-
-
 def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 16) -> str:
     items = [str(int(v)) for v in values]
     rows = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
@@ -160,36 +99,17 @@ def _sampler(manifest: Manifest, in_scale: float, in_zp: int) -> tuple[str, str]
         q_hi = min(127, in_zp + _round_half_away(high / in_scale))
         doc = (f"uniform over the int8 codes {q_lo}..{q_hi}, i.e. {manifest.latent_distribution} "
                f"[{low:g}, {high:g}] at the input scale")
-        body = f"""    /* {manifest.latent_distribution}: the codes {q_lo}..{q_hi} cover [{low:g}, {high:g}].
-     * Lemire's multiply-shift maps 32 random bits onto the {q_hi - q_lo + 1} codes. */
-    int i;
-    for (i = 0; i < GAN_LATENT_DIM; ++i) {{
-        const uint32_t r = gan_rng_next(state);
-        latent[i] = (int8_t)({q_lo} + (int32_t)(((uint64_t)r * {q_hi - q_lo + 1}u) >> 32));
-    }}
-"""
-        return doc, body
+        return doc, _template("sample_uniform.c.in", distribution=manifest.latent_distribution, q_lo=q_lo,
+                              q_hi=q_hi, low=f"{low:g}", high=f"{high:g}", codes=q_hi - q_lo + 1)
     # normal: Irwin-Hall, the sum of 12 16-bit uniforms minus their mean has std 65536;
     # q = zp + round(z / scale) = zp + round(s * 2**16 / scale / 2**32).
-    mult = _round_half_away(65536.0 / in_scale)
     doc = "approximately N(0, 1) (Irwin-Hall: the sum of 12 uniforms), clamped to int8"
-    body = f"""    /* normal: Irwin-Hall sum of 12 uniform 16-bit draws, centred; std 65536 = 1.0.
-     * Scaled by 2**16 / input_scale = {mult} and rounded, with integers only. */
-    int i, k;
-    for (i = 0; i < GAN_LATENT_DIM; ++i) {{
-        int64_t s = 0, q;
-        for (k = 0; k < 6; ++k) {{
-            const uint32_t r = gan_rng_next(state);
-            s += (int64_t)(r & 0xFFFFu) + (int64_t)(r >> 16);
-        }}
-        s -= 12 * 32768;
-        q = s * {mult} + ((int64_t)1 << 31);
-        q = q >= 0 ? q / ((int64_t)1 << 32) : -((-q + (((int64_t)1 << 32) - 1)) / ((int64_t)1 << 32));
-        q += {in_zp};
-        latent[i] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
-    }}
-"""
-    return doc, body
+    return doc, _template("sample_normal.c.in", mult=_round_half_away(65536.0 / in_scale), zero_point=in_zp)
+
+
+def _template(name: str, **values) -> str:
+    """export/c_templates/NAME with its ${...} filled in; a name left unfilled is an error."""
+    return Template((_TEMPLATES / name).read_text(encoding="utf-8")).substitute(values)
 
 
 def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, source_name: str,
@@ -199,7 +119,7 @@ def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, so
     latent_dim = int(np.prod(x.shape))
     out_size = int(np.prod(y.shape))
 
-    steps, arena = _plan(layers)
+    steps, arena = plan_arena(layers)
     static = arena > STACK_ARENA_MAX
 
     def place(where: str, size: int) -> str:
@@ -244,65 +164,16 @@ def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, so
                          f"#define GAN_OUTPUT_CHANNELS {shape[2]}\n")
     sampler_doc, sampler_body = _sampler(manifest, in_scale, in_zp)
     layer_lines = "\n".join(f" *   {i}: {l.comment}" for i, l in enumerate(layers))
-    header = f"""/* gan_generator.h: generated by gan-edge (export/c_module.py); do not edit.
- *
- * Source model: {source_name}
- *   sha256 {sha256}
- *   latent: {latent_dim} x int8, {manifest.latent_distribution}; output: {out_size} x int8, shape {tuple(manifest.output_shape)}
- * Layers (TFLite Micro reference kernels, bit-exact, integers only):
-{layer_lines}
- *
- * Footprint (computed by the generator):
- *   flash: {flash} bytes of const data ({weight_bytes} bytes of int8 weights, the rest int32
- *          biases and multipliers, int8 shifts and tables), plus the code of the kernels
- *   {arena_doc}
- *   heap: none; {'static RAM: the arena above' if static else 'static RAM: none'} (the PRNG state belongs to the caller)
- *   work: {macs} multiply-accumulates per gan_generate
- */
-#ifndef GAN_GENERATOR_H
-#define GAN_GENERATOR_H
-
-#include <stdint.h>
-
-#ifdef __cplusplus
-extern "C" {{
-#endif
-
-#define GAN_LATENT_DIM {latent_dim}
-#define GAN_OUTPUT_SIZE {out_size}
-#define GAN_FLASH_DATA_BYTES {flash}
-#define GAN_STACK_BUFFER_BYTES {0 if static else arena}
-#define GAN_STATIC_BUFFER_BYTES {arena if static else 0}
-#define GAN_MACS {macs}
-{image_defines}
-/* real = (q - zero_point) * scale, for the latent and for the output. */
-#define GAN_INPUT_SCALE {_c_float(in_scale)}
-#define GAN_INPUT_ZERO_POINT ({in_zp})
-#define GAN_OUTPUT_SCALE {_c_float(out_scale)}
-#define GAN_OUTPUT_ZERO_POINT ({out_zp})
-
-/* Run the generator on one quantized latent. latent: GAN_LATENT_DIM values; out:
- * GAN_OUTPUT_SIZE values. Integer arithmetic only; uses no heap; {'not reentrant (static arena)' if static else 'reentrant'}. */
-void gan_generate(const int8_t *latent, int8_t *out);
-
-/* xorshift32 (Marsaglia 2003): the next 32 random bits. *state must not be 0;
- * seed it with any non-zero value (e.g. from a hardware RNG or a device ID). */
-uint32_t gan_rng_next(uint32_t *state);
-
-/* Draw one quantized latent from the model's distribution, directly in int8:
- * {sampler_doc}. */
-void gan_sample_latent(uint32_t *state, int8_t *latent);
-
-/* Dequantize an output into data space. Uses float: it is outside the int8 path,
- * and a board that has no FPU can keep the int8 values and scale them later. */
-void gan_dequantize(const int8_t *out, float *values);
-
-#ifdef __cplusplus
-}}
-#endif
-
-#endif /* GAN_GENERATOR_H */
-"""
+    header = _template(
+        "gan_generator.h.in", source_name=source_name, sha256=sha256, latent_dim=latent_dim,
+        latent_distribution=manifest.latent_distribution, out_size=out_size,
+        output_shape=tuple(manifest.output_shape), layer_lines=layer_lines, flash=flash,
+        weight_bytes=weight_bytes, arena_doc=arena_doc,
+        static_ram_doc="static RAM: the arena above" if static else "static RAM: none", macs=macs,
+        stack_buffer_bytes=0 if static else arena, static_buffer_bytes=arena if static else 0,
+        image_defines=image_defines, input_scale=_c_float(in_scale), input_zero_point=in_zp,
+        output_scale=_c_float(out_scale), output_zero_point=out_zp,
+        reentrancy="not reentrant (static arena)" if static else "reentrant", sampler_doc=sampler_doc)
     arrays = []
     for i, layer in enumerate(layers):
         if not layer.arrays:
@@ -313,38 +184,9 @@ void gan_dequantize(const int8_t *out, float *values);
         arrays.append("\n")
     arena_decl = f"static int8_t gan_arena[{arena}]; /* the largest pair of live tensors */\n" if static and arena else ""
     local_arena = f"    int8_t gan_arena[{arena}];\n" if arena and not static else ""
-    source = f"""/* gan_generator.c: generated by gan-edge (export/c_module.py) from {source_name}; do not edit.
- * C99, no heap, no floating point in gan_generate. See gan_generator.h. */
-#include "gan_generator.h"
-
-{''.join(arrays)}{arena_decl}{kernels}
-void gan_generate(const int8_t *latent, int8_t *out)
-{{
-{local_arena}{chr(10).join(calls)}
-}}
-
-uint32_t gan_rng_next(uint32_t *state)
-{{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *state = x;
-    return x;
-}}
-
-void gan_sample_latent(uint32_t *state, int8_t *latent)
-{{
-{sampler_body}}}
-
-void gan_dequantize(const int8_t *out, float *values)
-{{
-    int i;
-    for (i = 0; i < GAN_OUTPUT_SIZE; ++i) {{
-        values[i] = (float)((int32_t)out[i] - GAN_OUTPUT_ZERO_POINT) * GAN_OUTPUT_SCALE;
-    }}
-}}
-"""
+    source = _template(
+        "gan_generator.c.in", source_name=source_name, arrays="".join(arrays), arena_decl=arena_decl,
+        kernels=kernels, local_arena=local_arena, calls="\n".join(calls), sampler_body=sampler_body)
     info = CModule(Path(), Path(), flash, weight_bytes, 0 if static else arena, largest,
                    tuple(l.comment for l in layers), static_buffer_bytes=arena if static else 0,
                    largest_pair_bytes=arena, macs=macs)
@@ -382,13 +224,13 @@ def export_c_module(int8_tflite_path: str | os.PathLike, out_dir: str | os.PathL
     path = Path(int8_tflite_path)
     out_dir = Path(out_dir)
     check_target(out_dir, overwrite=overwrite)
-    model_bytes = path.read_bytes()
-    manifest = read_manifest(path, embedded=extract_from_tflite(model_bytes))
-    layers, x, y = _parse(model_bytes)
+    artifact = open_artifact(path)  # the model checked, and its manifest, as gan_edge.load does
+    model_bytes, manifest = artifact.data, artifact.manifest
+    layers, x, y = read_chain(model_bytes)
     if int(np.prod(x.shape)) != manifest.latent_dim:
         raise UnsupportedModelError(f"{path.name}: the model takes {x.shape} but its manifest says "
                                     f"latent_dim {manifest.latent_dim}")
-    header, source, info = _render(layers, x, y, manifest, path.name, file_sha256(path))
+    header, source, info = _render(layers, x, y, manifest, path.name, hashlib.sha256(model_bytes).hexdigest())
     _check_budgets(info, flash_kib, ram_kib, path.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     h_path, c_path = out_dir / FILES[0], out_dir / FILES[1]

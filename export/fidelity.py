@@ -2,7 +2,8 @@
 
 Elementwise in data space: the largest and the mean absolute error, and the PSNR
 with the float output's peak-to-peak range as the peak. The gate refuses an
-artifact whose PSNR is below its threshold, before anything is written.
+artifact whose PSNR is below its threshold, before anything is written; the
+thresholds are the formats' (``export.formats``).
 
 The task-level view is added for every model, from the model's evaluator
 (``training.evaluators``: ``evaluator_for(config).task(config)``, the same reference
@@ -33,7 +34,6 @@ from training.evaluators.toy import ToyTask
 
 __all__ = [
     "compare",
-    "DEFAULT_MIN_PSNR_DB",
     "check_gate",
     "check_task_gate",
     "digit_shares",
@@ -44,37 +44,6 @@ __all__ = [
     "task_target",
     "task_metrics",
 ]
-
-# Default gates, from the toy generator (10,000 latents, trained 13 epochs, seed 0):
-# - float32, onnx: only operator rounding differs from TensorFlow (measured 145 dB
-#   and exact); 80 dB catches a wrong graph while leaving room for other kernels.
-# - float16: an 11-bit significand on every weight puts the error near 2^-12 of
-#   each product (measured 78 dB); 60 dB leaves room for deeper models, where the
-#   errors of more layers add up, and is still far above any int8 artifact.
-# - dynamic: int8 weights, float activations. The converter leaves tensors under
-#   1024 elements in float, so the toy comes out bit-identical to float32 (145 dB);
-#   a model whose weights do get quantized lands between int8 and float16, so its
-#   gate sits at 40 dB, above the full-integer ones.
-# - int8, int8-float-io, onnx-int8: 256 levels over each tensor's calibrated range
-#   cap the PSNR near 59 dB; the toy lands at 47 to 50 dB, the DCGAN (10,000 latents)
-#   at 48 dB (1 epoch), 42.0 / 42.0 / 41.0 dB (9 epochs of the default preset), and
-#   latents outside the calibrated range clip. 35 dB, the export issue's floor for
-#   the DCGAN, still leaves 6 dB over the trained DCGAN and refuses a broken
-#   calibration (a wrong range or zero point gives well under 20 dB).
-DEFAULT_MIN_PSNR_DB: dict[str, float] = {
-    "float32": 80.0,
-    "onnx": 80.0,
-    "float16": 60.0,
-    "dynamic": 40.0,
-    "int8": 35.0,
-    "int8-float-io": 35.0,
-    "onnx-int8": 35.0,
-    # qat: checked against the fine-tuned model it was converted from (fake
-    # quantization included), not the original float generator, which fine-tuning
-    # moved away from on purpose. Measured 41.5 dB (trained DCGAN) and 36.8 dB (a
-    # 1-epoch tiny run): 30 dB still refuses a broken conversion.
-    "qat": 30.0,
-}
 
 # The task-level metrics kept per artifact (names as in metrics.jsonl), as the tasks name them.
 TASK_METRICS = ToyTask.METRICS

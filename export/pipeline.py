@@ -18,44 +18,24 @@ import time
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 import gan_edge
 from export import figures, fidelity, onnx as onnx_export, qat, tflite
+from export.embed import embed_in_onnx, embed_in_tflite
+from export.formats import ALL_FORMATS as _SPECS
+from export.formats import DEFAULT_FORMATS, DEFAULT_MIN_PSNR_DB, EXTRA_FORMATS, FORMATS, default_export_dir
 from export.source import TrainedGenerator, load_generator
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.io import atomic_write_json, quiet_native_stderr
 from gan_edge.latent import sample_latent
-from gan_edge.manifest import Manifest, Quantization, embed_in_onnx, embed_in_tflite, write_manifest
+from gan_edge.manifest import Manifest, Quantization, write_manifest
 
 __all__ = ["FORMATS", "EXTRA_FORMATS", "DEFAULT_FORMATS", "ExportedArtifact", "export_run"]
 
 
-class FormatSpec(NamedTuple):
-    suffix: str
-    model_format: str  # the manifest's `format`
-    calibrated: bool  # needs the calibration latents
-    float_twin: str  # the float format of the same file type, for the size ratio
-
-
-FORMATS: dict[str, FormatSpec] = {
-    "float32": FormatSpec(".tflite", "tflite", False, "float32"),
-    "float16": FormatSpec(".tflite", "tflite", False, "float32"),
-    "dynamic": FormatSpec(".tflite", "tflite", False, "float32"),
-    "int8": FormatSpec(".tflite", "tflite", True, "float32"),
-    "int8-float-io": FormatSpec(".tflite", "tflite", True, "float32"),
-    "onnx": FormatSpec(".onnx", "onnx", False, "onnx"),
-    "onnx-int8": FormatSpec(".onnx", "onnx", True, "onnx"),
-}
-# Formats that fine-tune before converting (minutes, not seconds): asked for by name,
-# never part of "all".
-EXTRA_FORMATS: dict[str, FormatSpec] = {
-    "qat": FormatSpec(".tflite", "tflite", True, "float32"),
-}
-_SPECS = {**FORMATS, **EXTRA_FORMATS}
-DEFAULT_FORMATS = ("float32", "int8", "onnx")
 # Formats whose artifact has int8 input and output (scale and zero point go into the manifest).
 _INT8_IO = ("int8", "qat")
 
@@ -139,7 +119,7 @@ def export_run(
     if "qat" in formats:
         # Refused by layer name before anything is fine-tuned or written.
         qat.check_quantizable(qat.fold_batch_norm(trained.model))
-    out_dir = Path(out_dir) if out_dir is not None else trained.run.path / "export"
+    out_dir = Path(out_dir) if out_dir is not None else default_export_dir(trained.run.path)
     jobs = [(name, None) for name in formats] + [
         (name, batch) for batch in batch_sizes for name in formats if _SPECS[name].model_format == "tflite"
     ]
@@ -330,7 +310,7 @@ def _check_gates(min_psnr_db: dict[str, float] | None) -> dict[str, float]:
             raise ConfigError(f"min_psnr_db names unknown format {name!r}: expected one of {', '.join(_SPECS)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"min_psnr_db[{name!r}] must be a number of dB, got {value!r}")
-    return {**fidelity.DEFAULT_MIN_PSNR_DB, **overrides}
+    return {**DEFAULT_MIN_PSNR_DB, **overrides}
 
 
 def _refuse_existing(paths) -> None:

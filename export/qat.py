@@ -15,7 +15,8 @@ the fine-tuning then trains the folded layer, so no batch statistics move.
 
 Fine-tuning runs ``training.loop.FourStepRound`` with the wrapped generator and the
 run's trained discriminator (both restored from the run's latest checkpoint), fresh
-optimizers built from the run's config, on the run's own data.
+optimizers built from the run's config, on the run's own data, epoch by epoch through
+training's own driver (``training.train.train_epoch``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import tf_keras as keras
 
 from export.source import TrainedGenerator
 from export.tflite import ExportError
-from gan_edge.errors import ConfigError, RunFolderError
+from gan_edge.errors import ConfigError, RunFolderError, TrainingDiverged
 from gan_edge.latent import sample_latent
 
 __all__ = ["FOLD_TOLERANCE", "fold_batch_norm", "check_quantizable", "quantize_for_training", "fine_tune"]
@@ -143,7 +144,7 @@ def fine_tune(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {epochs!r}")
     from training.data import epoch_batches, load_training_data
-    from training.train import round_for
+    from training.train import epoch_record, round_for, train_epoch
 
     config = trained.config
     check_latents = sample_latent(config.latent_distribution, _FOLD_CHECK_SAMPLES, config.latent_dim,
@@ -154,26 +155,16 @@ def fine_tune(
     data = load_training_data(config, trained.family.DATA)
     samples = tf.constant(data.samples)
     steps = math.ceil(len(data.samples) / config.batch_size)
-    chunk = config.rounds_per_call or steps
     for epoch in range(1, epochs + 1):
         # Epoch numbers past the run's own, so the batch order is not a replay of training.
         iterator = iter(epoch_batches(samples, config.batch_size, config.seed, config.epochs + epoch))
         sums: dict[str, float] = {}
-        done = 0
-        while done < steps:
-            size = min(chunk, steps - done)
-            totals = round_.run_rounds(iterator, tf.constant(size))
-            for name, value in totals.items():
-                weight = size if name in ("d_loss", "g_loss") else 1
-                sums[name] = sums.get(name, 0) + value.numpy() * weight
-            done += size
-        record = {"epoch": epoch, **{
-            name: float(value / steps) if name in ("d_loss", "g_loss") else int(value) for name, value in sums.items()
-        }}
-        if not (math.isfinite(record["d_loss"]) and math.isfinite(record["g_loss"])):
-            raise ExportError(f"qat fine-tuning diverged at epoch {epoch}: the losses are not finite")
+        try:
+            train_epoch(round_, iterator, steps, config, epoch=epoch, sums=sums)
+        except TrainingDiverged:
+            raise ExportError(f"qat fine-tuning diverged at epoch {epoch}: the losses are not finite") from None
         if on_epoch is not None:
-            on_epoch(record)
+            on_epoch({"epoch": epoch, **epoch_record(sums, steps)})
     return replace(trained, model=generator)
 
 

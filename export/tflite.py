@@ -27,6 +27,7 @@ from export.lowering import int8_float_ops, lower_for_edge
 from export.source import TrainedGenerator
 from gan_edge.errors import GanEdgeError
 from gan_edge.io import quiet_native_stderr
+from gan_edge.tflite_ops import op_name
 
 __all__ = [
     "to_float32",
@@ -95,15 +96,8 @@ def to_int8_float_io(
 def builtin_op_names(model_bytes: bytes) -> list[str]:
     """The names of the operators a TFLite model uses (custom ops by their custom name)."""
     model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
-    by_code = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    names = []
-    for code in model.operatorCodes or []:
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            names.append((code.customCode or b"?").decode())
-        else:
-            names.append(by_code.get(builtin, str(builtin)))
-    return names
+    return [op_name(code.builtinCode, code.deprecatedBuiltinCode, code.customCode)
+            for code in model.operatorCodes or []]
 
 
 def _full_integer(trained: TrainedGenerator, calibration_latents: np.ndarray, batch_size: int | None, *,

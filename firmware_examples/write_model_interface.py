@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from gan_edge.latent import DISTRIBUTIONS
-from gan_edge.manifest import Manifest, extract_from_tflite, read_manifest
+from gan_edge.artifact import read_manifest
+from gan_edge.manifest import Manifest
 
 
 def constants(manifest: Manifest) -> dict[str, object]:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.kotlin is None and args.swift is None:
         parser.error("nothing to write: pass --kotlin PATH and/or --swift PATH")
-    manifest = read_manifest(args.model, embedded=extract_from_tflite(args.model.read_bytes()))
+    manifest = read_manifest(args.model)
     for path, text in ((args.kotlin, kotlin(manifest)), (args.swift, swift(manifest))):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from gan_edge.backends import check_model_file, check_threads
+from gan_edge.artifact import check_model_file, open_artifact
+from gan_edge.backends import check_threads
 from gan_edge.errors import InputError
 
 __all__ = [
@@ -232,8 +233,8 @@ def time_bare_litert(
     from ai_edge_litert.interpreter import Interpreter
 
     (threads,), (batch,), runs, warmup = check_counts((threads,), (batch,), runs, warmup)
-    path = check_model_file(path)
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    artifact = open_artifact(path, need_manifest=False)  # checked as every backend's model is
+    interpreter = Interpreter(model_content=artifact.data, num_threads=threads)
     detail = interpreter.get_input_details()[0]
     in_index = detail["index"]
     out_index = interpreter.get_output_details()[0]["index"]

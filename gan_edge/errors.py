@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "RunFolderError",
     "DataError",
+    "TrainingDiverged",
     "ModelFileError",
     "ManifestError",
     "InputError",
@@ -31,6 +32,10 @@ class RunFolderError(GanEdgeError):
 
 class DataError(GanEdgeError):
     """A data set is missing, truncated, or not what its format promises."""
+
+
+class TrainingDiverged(GanEdgeError):
+    """A loss or a weight went NaN or inf while training; the message says where."""
 
 
 class ModelFileError(GanEdgeError):

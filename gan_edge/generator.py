@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from gan_edge.artifact import check_model_file, open_artifact
 from gan_edge.backends import (
     DEFAULT_BACKENDS,
     BACKENDS,
     Backend,
     QuantParams,
-    check_model_file,
     check_options,
     check_threads,
     open_backend,
@@ -40,7 +40,7 @@ from gan_edge.backends import (
 from gan_edge.errors import InputError, ManifestError
 from gan_edge.latent import sample_latent as _sample_latent
 from gan_edge.latent_input import LatentInput
-from gan_edge.manifest import Manifest, Quantization, manifest_path, read_manifest
+from gan_edge.manifest import Manifest, Quantization
 
 __all__ = ["Generator", "load"]
 
@@ -74,7 +74,8 @@ def load(
     "litert-compiled" (static-batch models); ``delegate`` (a TFLite delegate .so)
     and ``delegate_options`` for "litert"; ``providers`` (ONNX Runtime execution
     providers, in order) for "onnxruntime". The manifest comes from the sidecar
-    ``<path>.manifest.json`` (hash-checked) or else from the model file.
+    ``<path>.manifest.json`` or else from the model file, each hash-checked
+    (gan_edge.artifact).
 
     ``workers``: how many calls may run at once from different threads, each on
     its own copy of the model (so N times its memory; ``threads`` is per worker).
@@ -90,18 +91,14 @@ def load(
         name,
         dict(accelerator=accelerator, delegate=delegate, delegate_options=delegate_options, providers=providers),
     )
-    if manifest_path(path).is_file():
-        # The sidecar's sha256 is checked before any native parser reads the file:
-        # a model changed after export never reaches the runtime.
-        manifest = read_manifest(path)
-        impl = open_backend(name, path, threads=threads, **options)
-    else:
-        impl = open_backend(name, path, threads=threads, **options)
-        manifest = read_manifest(path, embedded=impl.embedded_manifest())
-    _check_agreement(path, manifest, impl)
-    # Same file, same options: the copies agree with the manifest as the first does.
-    more = [open_backend(name, path, threads=threads, **options) for _ in range(workers - 1)]
-    return Generator(manifest, impl, more_backends=more)
+    # Read once and checked (the sidecar's sha256 or the embedded manifest's content
+    # hash, and the file's structure) before any native parser sees a byte.
+    artifact = open_artifact(path)
+    impl = open_backend(name, artifact, threads=threads, **options)
+    _check_agreement(path, artifact.manifest, impl)
+    # Same bytes, same options: the copies agree with the manifest as the first does.
+    more = [open_backend(name, artifact, threads=threads, **options) for _ in range(workers - 1)]
+    return Generator(artifact.manifest, impl, more_backends=more)
 
 
 def check_workers(workers: Any) -> int:

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gan_edge.errors import ModelFileError
+from gan_edge.tflite_ops import op_name
 
 __all__ = ["MacCount", "count_macs"]
 
@@ -42,7 +43,6 @@ def count_macs(model: str | os.PathLike | bytes) -> MacCount:
     data = model if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
     if len(data) < 8 or bytes(data[4:8]) != b"TFL3":
         raise ModelFileError("cannot count MACs: not a TFLite flatbuffer (no b'TFL3' identifier)")
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     try:
         root = schema.Model.GetRootAs(data, 0)
         graph = root.Subgraphs(0)
@@ -54,8 +54,7 @@ def count_macs(model: str | os.PathLike | bytes) -> MacCount:
         for i in range(graph.OperatorsLength()):
             op = graph.Operators(i)
             code = root.OperatorCodes(op.OpcodeIndex())
-            # Builtin codes past 127 live in BuiltinCode; older files only fill the deprecated byte.
-            name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "")
+            name = op_name(code.BuiltinCode(), code.DeprecatedBuiltinCode())
             ins, out = op.InputsAsNumpy(), shape(int(op.OutputsAsNumpy()[0]))
             if name == "FULLY_CONNECTED":
                 units, features = shape(int(ins[1]))

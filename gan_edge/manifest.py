@@ -1,19 +1,19 @@
 """The metadata that travels with every exported model, defined once.
 
-Export builds a ``Manifest`` and writes it in up to three places; the device reads
-it back from the first it finds:
+Export builds a ``Manifest`` and writes it in two places:
 
-1. Export: ``write_manifest(model_path, manifest)`` after the model file is final
-   (it hashes the file), and optionally ``embed_in_tflite`` / ``embed_in_onnx``
-   on the model bytes *before* writing them, so a model copied without its
-   sidecar still describes itself.
-2. Device: ``read_manifest(model_path, embedded=...)`` prefers the sidecar
-   ``<model>.manifest.json`` (and checks the model's sha256 against it), else the
-   embedded copy, which the backend extracts with ``extract_from_tflite`` or
-   ``extract_from_onnx``.
+1. inside the model (export.embed: a TFLite ``metadata`` entry or an ONNX
+   ``metadata_props`` value), stamped with ``content_sha256``, a hash of the whole
+   file taken with that hash's own digits read as zeros (``content_sha256()``),
+   so a model copied without its sidecar still describes itself and a changed
+   byte anywhere in it is caught;
+2. beside it, ``write_manifest(model_path, manifest)``: the sidecar
+   ``<model>.manifest.json`` with the sha256 of the final file.
 
-This module needs only numpy; the TFLite flatbuffer schema (from ai-edge-litert)
-and ``onnx`` (export side only) are imported inside the functions that use them.
+A device reads it back through gan_edge.artifact, which prefers the sidecar
+(``read_sidecar``) and else checks the embedded copy (``read_embedded``). Both
+hashes detect a changed or corrupted file, not a forger: anyone can recompute
+them. Pure Python: no runtime, no schema package.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from gan_edge.errors import BackendUnavailable, InputError, ManifestError, ModelFileError
+from gan_edge.errors import InputError, ManifestError, ModelFileError
 from gan_edge.io import atomic_write_json
 from gan_edge.latent import check_distribution
 
@@ -43,11 +43,11 @@ __all__ = [
     "manifest_path",
     "file_sha256",
     "write_manifest",
-    "read_manifest",
-    "embed_in_tflite",
-    "extract_from_tflite",
-    "embed_in_onnx",
-    "extract_from_onnx",
+    "read_sidecar",
+    "read_embedded",
+    "content_sha256",
+    "content_hash_marker",
+    "UNSTAMPED",
 ]
 
 SCHEMA_VERSION = 1
@@ -60,6 +60,9 @@ DTYPES = ("float32", "int8")
 _INT8_RANGE = (-128, 127)
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _REEXPORT = "re-export the model with `gan-edge export`"
+# The embedded manifest's content_sha256 before export.embed stamps it: the digits
+# every content hash is computed with (see content_sha256()).
+UNSTAMPED = "0" * 64
 
 
 def _is_int(value: Any) -> bool:
@@ -120,7 +123,8 @@ class Manifest:
     source: dict
     tool_versions: dict
     created: str
-    sha256: str | None = None
+    sha256: str | None = None  # the whole file's; in the sidecar only
+    content_sha256: str | None = None  # see content_sha256(); in the embedded copy
 
     def __post_init__(self) -> None:
         if not _is_int(self.schema_version) or self.schema_version != SCHEMA_VERSION:
@@ -167,10 +171,10 @@ class Manifest:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in versions):
             raise _field_error("tool_versions", "a dict of str to str", self.tool_versions)
         _check_timestamp(self.created)
-        if self.sha256 is not None and (
-            not isinstance(self.sha256, str) or not _SHA256_RE.match(self.sha256)
-        ):
-            raise _field_error("sha256", "64 lowercase hex digits or None", self.sha256)
+        for name in ("sha256", "content_sha256"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not _SHA256_RE.match(value)):
+                raise _field_error(name, "64 lowercase hex digits or None", value)
 
     def _check_output_shape(self) -> None:
         shape = self.output_shape
@@ -249,7 +253,8 @@ class Manifest:
             raise ManifestError(
                 f"manifest has unknown keys {unknown}: expected only {names}"
             )
-        missing = [n for n in names if n not in d]
+        # The hashes have defaults: a sidecar has no content hash, an embedded copy no sha256.
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in d and f.default is dataclasses.MISSING]
         if missing:
             raise ManifestError(f"manifest is missing keys {missing}; {_REEXPORT}")
         kwargs = dict(d)
@@ -320,39 +325,68 @@ def write_manifest(model_path: str | os.PathLike, manifest: Manifest) -> Path:
     return atomic_write_json(manifest_path(model_path), stamped.to_dict())
 
 
-def read_manifest(model_path: str | os.PathLike, embedded: dict | None = None) -> Manifest:
-    """The model's manifest: the sidecar (hash-checked) if present, else ``embedded``.
-
-    ``embedded`` is what ``extract_from_tflite`` / ``extract_from_onnx`` returned
-    for this model (None when it carries none).
-    """
+def read_sidecar(model_path: str | os.PathLike, model_bytes: bytes) -> Manifest | None:
+    """The sidecar manifest of ``model_path``, checked against ``model_bytes`` (the
+    file's content), or None when there is no sidecar."""
     model_path = Path(model_path)
     sidecar = manifest_path(model_path)
-    if sidecar.is_file():
-        try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"cannot read manifest {sidecar}: {exc}; {_REEXPORT}") from None
-        manifest = _from_dict_at(data, str(sidecar))
-        if manifest.sha256 is None:
-            raise ManifestError(
-                f"manifest {sidecar} has no sha256, so it cannot be checked against "
-                f"{model_path.name}; {_REEXPORT}"
-            )
-        actual = file_sha256(model_path)
-        if actual != manifest.sha256:
-            raise ManifestError(
-                f"{model_path.name} has sha256 {actual} but its manifest {sidecar.name} "
-                f"expects {manifest.sha256}: the model or the manifest was changed after "
-                f"export; {_REEXPORT}"
-            )
-        return manifest
-    if embedded is not None:
-        return _from_dict_at(embedded, f"the manifest embedded in {model_path}")
-    raise ManifestError(
-        f"no manifest for {model_path}: looked for the sidecar {sidecar} and for a "
-        f"'{METADATA_KEY}' entry embedded in the model; {_REEXPORT}, which writes both"
-    )
+    if not sidecar.is_file():
+        return None
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"cannot read manifest {sidecar}: {exc}; {_REEXPORT}") from None
+    manifest = _from_dict_at(data, str(sidecar))
+    if manifest.sha256 is None:
+        raise ManifestError(
+            f"manifest {sidecar} has no sha256, so it cannot be checked against "
+            f"{model_path.name}; {_REEXPORT}"
+        )
+    actual = hashlib.sha256(model_bytes).hexdigest()
+    if actual != manifest.sha256:
+        raise ManifestError(
+            f"{model_path.name} has sha256 {actual} but its manifest {sidecar.name} "
+            f"expects {manifest.sha256}: the model or the manifest was changed after "
+            f"export; {_REEXPORT}"
+        )
+    return manifest
+
+
+def read_embedded(raw: bytes | str, model_bytes: bytes, where: str) -> Manifest:
+    """The manifest embedded in a model (``raw``, its JSON text), checked against the
+    model's content hash. ``where`` names the model in errors."""
+    manifest = _from_dict_at(_decode_embedded(raw, where), f"the manifest embedded in {where}")
+    if manifest.content_sha256 is None:
+        raise ManifestError(
+            f"the manifest embedded in {where} has no content_sha256 (an export from before "
+            f"content hashes), so a changed weight could not be detected; {_REEXPORT}"
+        )
+    actual = content_sha256(model_bytes, manifest.content_sha256)
+    if actual != manifest.content_sha256:
+        found = "its manifest's hash is not in the file once" if actual is None else f"its content hash is {actual}"
+        raise ManifestError(
+            f"{where} was changed after export: {found}, its embedded manifest expects "
+            f"{manifest.content_sha256}; {_REEXPORT}"
+        )
+    return manifest
+
+
+def content_hash_marker(digest: str) -> bytes:
+    """How ``"content_sha256": digest`` reads inside an embedded manifest (Manifest.to_json)."""
+    return json.dumps({"content_sha256": digest}, separators=(",", ":"))[1:-1].encode()
+
+
+def content_sha256(model_bytes: bytes, digest: str) -> str | None:
+    """The sha256 of ``model_bytes`` with the embedded ``digest`` read as UNSTAMPED.
+
+    A file cannot contain its own hash; masking only the hash's digits keeps every
+    other byte (the graph, the weights, the rest of the manifest) covered. None when
+    the digest is not in the file exactly once (a changed or foreign manifest).
+    """
+    marker = content_hash_marker(digest)
+    if bytes(model_bytes).count(marker) != 1:
+        return None
+    return hashlib.sha256(bytes(model_bytes).replace(marker, content_hash_marker(UNSTAMPED))).hexdigest()
 
 
 def _from_dict_at(data: Any, where: str) -> Manifest:
@@ -362,178 +396,16 @@ def _from_dict_at(data: Any, where: str) -> Manifest:
         raise ManifestError(f"{where}: {exc}") from None
 
 
-# --- embedded in a .tflite flatbuffer -------------------------------------------------
-
-# The schema declares buffer data `force_align: 16`; flatbuffers' Python packer
-# ignores that, and some kernels on 32-bit boards read weights with aligned loads.
-_BUFFER_ALIGNMENT = 16
-
-
-def _tflite_schema():
-    from ai_edge_litert import schema_py_generated
-
-    return schema_py_generated
-
-
-def _check_tflite_bytes(model_bytes: bytes) -> None:
-    if not isinstance(model_bytes, (bytes, bytearray, memoryview)):
-        raise InputError(f"model_bytes must be bytes, got {type(model_bytes).__name__}")
-    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
-        raise ModelFileError(
-            f"not a TFLite model: expected the file identifier b'TFL3' at bytes 4..8, "
-            f"got {bytes(model_bytes[4:8])!r}"
-        )
-
-
-def _name(value: bytes | str | None) -> str | None:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def embed_in_tflite(model_bytes: bytes, manifest: Manifest) -> bytes:
-    """Return ``model_bytes`` with ``manifest`` in its ``metadata`` list.
-
-    The manifest goes in without its sha256 (a file cannot contain its own hash)
-    under the name ``gan_edge_manifest``, replacing an earlier entry of that name.
-    Models whose buffers live outside the flatbuffer (offset/size, used past 2 GB)
-    are refused: repacking them would drop their weights.
-    """
-    import flatbuffers
-    import numpy as np
-
-    schema = _tflite_schema()
-    _check_tflite_bytes(model_bytes)
-    model_bytes = bytes(model_bytes)
-    try:
-        model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
-    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
-        raise ModelFileError(f"cannot parse the TFLite flatbuffer: {exc!r}") from None
-    buffers = model.buffers or []
-    external = [i for i, b in enumerate(buffers) if b.offset > 1]
-    if external:
-        raise ModelFileError(
-            f"cannot embed a manifest in a TFLite model whose buffers {external[:5]} are "
-            f"stored outside the flatbuffer (offset/size): use the sidecar manifest only"
-        )
-
-    payload = np.frombuffer(
-        dataclasses.replace(manifest, sha256=None).to_json().encode("utf-8"), dtype=np.uint8
-    )
-    metadata = list(model.metadata or [])
-    ours = [m for m in metadata if _name(m.name) == METADATA_KEY]
-    if ours:
-        # Reuse the buffer we wrote last time rather than leaving it orphaned.
-        index = ours[0].buffer
-        metadata = [m for m in metadata if _name(m.name) != METADATA_KEY]
-    else:
-        index = len(buffers)
-        buffers.append(None)
-    buffers[index] = schema.BufferT(data=payload)
-    entry = schema.MetadataT()
-    entry.name = METADATA_KEY
-    entry.buffer = index
-    metadata.append(entry)
-    model.metadata = metadata
-    model.buffers = [_AlignedBuffer.wrap(b, schema) for b in buffers]
-
-    builder = flatbuffers.Builder(len(model_bytes) + payload.size + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-class _AlignedBuffer:
-    """A ``BufferT`` whose data vector is packed 16-byte aligned (see _BUFFER_ALIGNMENT)."""
-
-    def __init__(self, buffer: Any) -> None:
-        self._buffer = buffer
-
-    @classmethod
-    def wrap(cls, buffer: Any, schema: Any) -> Any:
-        return cls(buffer if buffer is not None else schema.BufferT())
-
-    def Pack(self, builder: Any) -> int:  # noqa: N802 - the flatbuffers object-API name
-        data = self._buffer.data
-        if data is not None and len(data):
-            # Pad now so the vector's payload ends up on a 16-byte boundary; the
-            # generated Pack then writes it without further padding.
-            builder.Prep(_BUFFER_ALIGNMENT, len(data))
-        return self._buffer.Pack(builder)
-
-
-def extract_from_tflite(model_bytes: bytes) -> dict | None:
-    """The embedded manifest of a .tflite model as a dict, or None if it has none.
-
-    Reads only the metadata table (no unpacking of the weights). The dict is not
-    validated here; ``read_manifest`` does that.
-    """
-    schema = _tflite_schema()
-    _check_tflite_bytes(model_bytes)
-    try:
-        model = schema.Model.GetRootAs(model_bytes, 0)
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            if _name(entry.Name()) != METADATA_KEY:
-                continue
-            buffer = model.Buffers(entry.Buffer())
-            if buffer.Offset() > 1:
-                raw = bytes(model_bytes[buffer.Offset() : buffer.Offset() + buffer.Size()])
-            else:
-                raw = buffer.DataAsNumpy().tobytes() if not buffer.DataIsNone() else b""
-            break
-        else:
-            return None
-    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
-        raise ModelFileError(f"cannot read the TFLite metadata table: {exc!r}") from None
-    return _decode_embedded(raw, "TFLite metadata")
-
-
 def _decode_embedded(raw: bytes | str, where: str) -> dict:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(
-            f"the '{METADATA_KEY}' entry in the {where} is not valid JSON ({exc}); {_REEXPORT}"
+            f"the '{METADATA_KEY}' entry in {where} is not valid JSON ({exc}); {_REEXPORT}"
         ) from None
     if not isinstance(data, dict):
         raise ManifestError(
-            f"the '{METADATA_KEY}' entry in the {where} must be a JSON object, "
+            f"the '{METADATA_KEY}' entry in {where} must be a JSON object, "
             f"got {type(data).__name__}; {_REEXPORT}"
         )
     return data
-
-
-# --- embedded in an .onnx model -------------------------------------------------------
-
-
-def embed_in_onnx(model_bytes: bytes, manifest: Manifest) -> bytes:
-    """Return ``model_bytes`` with ``manifest`` in ``metadata_props['gan_edge_manifest']``.
-
-    Export side only: needs the ``onnx`` package (``pip install gan-edge[export]``).
-    """
-    try:
-        import onnx
-    except ImportError:
-        raise BackendUnavailable(
-            "embedding a manifest in an ONNX model needs the onnx package: "
-            "pip install gan-edge[export]"
-        ) from None
-    try:
-        model = onnx.load_from_string(bytes(model_bytes))
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise ModelFileError(f"cannot parse the ONNX model: {exc!r}") from None
-    kept = [p for p in model.metadata_props if p.key != METADATA_KEY]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    model.metadata_props.add(
-        key=METADATA_KEY, value=dataclasses.replace(manifest, sha256=None).to_json()
-    )
-    return model.SerializeToString()
-
-
-def extract_from_onnx(custom_metadata_map: Mapping[str, str]) -> dict | None:
-    """The embedded manifest from an ONNX model's metadata map, or None.
-
-    Pass ``InferenceSession.get_modelmeta().custom_metadata_map`` so the device
-    needs onnxruntime only, not the ``onnx`` package.
-    """
-    raw = custom_metadata_map.get(METADATA_KEY)
-    return None if raw is None else _decode_embedded(raw, "ONNX metadata_props")

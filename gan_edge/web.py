@@ -31,7 +31,8 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
-from gan_edge.manifest import SIDECAR_SUFFIX, read_manifest
+from gan_edge.artifact import read_manifest
+from gan_edge.manifest import SIDECAR_SUFFIX
 
 __all__ = ["WebArtifact", "catalog", "find_page_dir", "make_server", "NPM_CI"]
 
@@ -112,7 +113,7 @@ def catalog(export_dir: str | os.PathLike) -> list[WebArtifact]:
         )
     artifacts = []
     for path in with_manifest:
-        manifest = read_manifest(path)  # checks the sha256: a changed model is refused here
+        manifest = read_manifest(path)  # checks the sha256 and the file: a changed model is refused here
         note = None
         if manifest.input_dtype == "int8":
             note = _INT8_INPUT_NOTE

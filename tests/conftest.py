@@ -165,7 +165,8 @@ def runtime_export(runtime_models, tmp_path) -> Callable[..., Path]:
     "static4", "onnx") into ``tmp_path`` with its manifest as a sidecar and/or
     embedded, and returns the model path.
     """
-    from gan_edge.manifest import embed_in_onnx, embed_in_tflite, write_manifest
+    from export.embed import embed_in_onnx, embed_in_tflite
+    from gan_edge.manifest import write_manifest
 
     blobs = {
         "float32": runtime_models.tflite_float32,

@@ -81,3 +81,18 @@ def test_cli_devices(runtime_export, capsys):
     assert "LiteRT (ai-edge-litert)" in printed and "XNNPACK" in printed and "ONNX Runtime" in printed
     assert main(["devices", "--probe", str(runtime_export("int8"))]) == 0
     assert "CompiledModel CPU      works" in capsys.readouterr().out
+
+
+def test_cli_devices_probe_checks_the_file_first(runtime_export, capsys):
+    """--probe reads the model as gan_edge.load does: a changed file never reaches LiteRT."""
+    path = runtime_export("int8", sidecar=False, embed=True)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    assert main(["devices", "--probe", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gan-edge devices: error: ") and "\n" == err[-1] and err.count("\n") == 1
+    assert "gen_int8.tflite" in err
+    onnx = runtime_export("onnx")
+    assert main(["devices", "--probe", str(onnx)]) == 2
+    assert "--probe compiles a .tflite model with LiteRT, got gen_onnx.onnx" in capsys.readouterr().err

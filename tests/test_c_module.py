@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import GanEdgeError
-from gan_edge.manifest import embed_in_tflite
+from export.embed import embed_in_tflite
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "firmware_examples" / "host" / "gan_harness.c"

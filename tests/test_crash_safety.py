@@ -213,3 +213,14 @@ def test_stop_inside_an_epoch_resumes_exactly_in_process(tmp_path):
     assert resumed.records == reference.records  # the epoch's sums were carried across the stop
     for name, value in _weights(tmp_path / "reference").items():
         np.testing.assert_array_equal(_weights(tmp_path / "run")[name], value, err_msg=name)
+
+
+def test_train_reports_the_epoch_size_it_uses(tmp_path):
+    # The CLI sizes its progress bar from this report, not from a guess at the data's length.
+    from training.config import default_config
+    from training.train import train
+
+    config = default_config("toy2d").with_overrides({**CONFIG, "epochs": 1, "data_samples": 1000})
+    sizes, calls = [], []
+    train(config, tmp_path / "run", on_start=sizes.append, on_rounds=calls.append)
+    assert sizes == [math.ceil(1000 / config.batch_size)] == [sum(calls)]

@@ -14,7 +14,7 @@ import gan_edge
 from export import export_run
 from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError, RunFolderError
-from gan_edge.manifest import read_manifest
+from gan_edge.artifact import read_manifest
 from training.config import default_config
 from training.train import train
 

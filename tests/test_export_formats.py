@@ -12,10 +12,10 @@ import pytest
 
 import gan_edge
 from export import FORMATS, export_run
-from export.fidelity import DEFAULT_MIN_PSNR_DB
+from export.formats import DEFAULT_MIN_PSNR_DB
 from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError
-from gan_edge.manifest import read_manifest
+from gan_edge.artifact import read_manifest
 from training.config import default_config
 from training.train import train
 

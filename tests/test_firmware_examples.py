@@ -166,7 +166,7 @@ def _same(a, b) -> bool:
 
 
 def test_phone_constants_match_a_real_manifest(runtime_export):
-    from gan_edge.manifest import read_manifest
+    from gan_edge.artifact import read_manifest
 
     manifest = read_manifest(runtime_export("int8"))
     expected = write_model_interface.constants(manifest)

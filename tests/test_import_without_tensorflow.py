@@ -59,6 +59,28 @@ def test_load_and_generate_tflite_without_tensorflow(runtime_export):
     assert got["loaded"] == []
 
 
+def test_export_formats_and_export_help_load_no_tensorflow():
+    # `gan-edge export --help` is built from export.formats, the formats' one definition:
+    # neither may pull in the export pipeline, and TensorFlow with it.
+    got = run_fresh(
+        f"""
+        import contextlib, io, json, sys
+        from export.formats import FORMATS
+        from gan_edge.cli.main import main
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+            main(["export", "--help"])
+        print(json.dumps({{
+            "loaded": [m for m in {HEAVY!r} + ("export.pipeline",) if m in sys.modules],
+            "help": " ".join(text.getvalue().split()),
+        }}))
+        """
+    )
+    assert got["loaded"] == []
+    assert "(default float32,int8,onnx)" in got["help"]
+    assert "80 dB float32 and onnx, 60 dB float16" in got["help"]
+
+
 # --- The import graph, read from the source (AST): no module is imported to check it.
 
 ROOT = Path(__file__).resolve().parents[1]

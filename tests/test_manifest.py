@@ -1,4 +1,4 @@
-"""The manifest schema: validation, JSON round trip, sidecar, and embedding."""
+"""The manifest schema: validation, JSON round trip, sidecar, embedding and content hash."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ import math
 import numpy as np
 import pytest
 
+from export.embed import embed_in_onnx, embed_in_tflite
+from gan_edge.artifact import read_manifest
 from gan_edge.errors import ManifestError, ModelFileError
 from gan_edge.manifest import (
     METADATA_KEY,
     Manifest,
     Quantization,
-    embed_in_onnx,
-    embed_in_tflite,
-    extract_from_onnx,
-    extract_from_tflite,
+    content_sha256,
     file_sha256,
     manifest_path,
-    read_manifest,
+    read_embedded,
+    read_sidecar,
     write_manifest,
 )
+from gan_edge.onnx_file import onnx_metadata
+from gan_edge.tflite_file import tflite_metadata
 
 # --- schema --------------------------------------------------------------------------
 
@@ -167,7 +169,7 @@ def test_write_then_read_sidecar(tmp_path, runtime_manifest):
     assert sidecar == manifest_path(model)
     on_disk = json.loads(sidecar.read_text())
     assert on_disk["sha256"] == file_sha256(model)
-    assert read_manifest(model) == dataclasses.replace(m, sha256=on_disk["sha256"])
+    assert read_sidecar(model, model.read_bytes()) == dataclasses.replace(m, sha256=on_disk["sha256"])
 
 
 def test_write_manifest_needs_the_model_first(tmp_path, runtime_manifest):
@@ -182,7 +184,7 @@ def test_sidecar_hash_mismatch_is_refused(tmp_path, runtime_manifest):
     expected = file_sha256(model)
     model.write_bytes(b"tampered")
     with pytest.raises(ManifestError) as info:
-        read_manifest(model)
+        read_sidecar(model, model.read_bytes())
     message = str(info.value)
     assert file_sha256(model) in message and expected in message
     assert "changed after export" in message
@@ -193,7 +195,7 @@ def test_sidecar_without_hash_is_refused(tmp_path, runtime_manifest):
     model.write_bytes(b"model")
     manifest_path(model).write_text(json.dumps(runtime_manifest().to_dict()))
     with pytest.raises(ManifestError, match="has no sha256"):
-        read_manifest(model)
+        read_sidecar(model, model.read_bytes())
 
 
 def test_sidecar_with_bad_json_names_the_file(tmp_path):
@@ -201,7 +203,7 @@ def test_sidecar_with_bad_json_names_the_file(tmp_path):
     model.write_bytes(b"model")
     manifest_path(model).write_text("{not json")
     with pytest.raises(ManifestError, match=r"cannot read manifest .*gen.tflite.manifest.json"):
-        read_manifest(model)
+        read_sidecar(model, model.read_bytes())
 
 
 def test_sidecar_with_bad_field_names_the_file_and_field(tmp_path, runtime_manifest):
@@ -210,27 +212,31 @@ def test_sidecar_with_bad_field_names_the_file_and_field(tmp_path, runtime_manif
     d = runtime_manifest().to_dict() | {"latent_dim": -3}
     manifest_path(model).write_text(json.dumps(d))
     with pytest.raises(ManifestError, match=r"gen.tflite.manifest.json: manifest field 'latent_dim' must be a positive int, got -3"):
-        read_manifest(model)
+        read_sidecar(model, model.read_bytes())
 
 
-def test_read_falls_back_to_embedded_copy(tmp_path, runtime_manifest):
+def _unstamped(manifest: Manifest) -> Manifest:
+    return dataclasses.replace(manifest, content_sha256=None)
+
+
+def test_read_falls_back_to_embedded_copy(tmp_path, runtime_models, runtime_manifest):
     model = tmp_path / "gen.tflite"
-    model.write_bytes(b"model")
-    m = runtime_manifest(variant="int8")
-    assert read_manifest(model, embedded=m.to_dict()) == m
+    m = runtime_manifest(variant="float32", model_file=model.name)
+    model.write_bytes(embed_in_tflite(runtime_models.tflite_float32, m))
+    assert _unstamped(read_manifest(model)) == m
 
 
-def test_sidecar_wins_over_embedded_copy(tmp_path, runtime_manifest):
+def test_sidecar_wins_over_embedded_copy(tmp_path, runtime_models, runtime_manifest):
     model = tmp_path / "gen.tflite"
-    model.write_bytes(b"model")
+    model.write_bytes(embed_in_tflite(runtime_models.tflite_float32, runtime_manifest(variant="int8")))
     write_manifest(model, runtime_manifest(variant="float32"))
-    got = read_manifest(model, embedded=runtime_manifest(variant="int8").to_dict())
+    got = read_manifest(model)
     assert got.variant == "float32"
 
 
-def test_no_manifest_anywhere_says_where_it_looked_and_the_fix(tmp_path):
+def test_no_manifest_anywhere_says_where_it_looked_and_the_fix(tmp_path, runtime_models):
     model = tmp_path / "gen.tflite"
-    model.write_bytes(b"model")
+    model.write_bytes(runtime_models.tflite_float32)
     with pytest.raises(ManifestError) as info:
         read_manifest(model)
     message = str(info.value)
@@ -260,14 +266,20 @@ def _metadata_names(model_bytes: bytes) -> list[str]:
     return [model.Metadata(i).Name().decode() for i in range(model.MetadataLength())]
 
 
+def _embedded(model_bytes: bytes) -> dict:
+    return json.loads(tflite_metadata(model_bytes, METADATA_KEY))
+
+
 def test_embed_then_extract_tflite(runtime_models, runtime_manifest):
     original = runtime_models.tflite_float32
-    assert extract_from_tflite(original) is None
+    assert tflite_metadata(original, METADATA_KEY) is None
     m = runtime_manifest(sha256="0" * 64)
     embedded = embed_in_tflite(original, m)
-    got = extract_from_tflite(embedded)
-    # A file cannot hold its own hash: the embedded copy never has one.
-    assert got == dataclasses.replace(m, sha256=None).to_dict()
+    got = _embedded(embedded)
+    # A file cannot hold its own hash: the embedded copy has none, but a content hash
+    # of everything around its own digits.
+    assert got == dataclasses.replace(m, sha256=None, content_sha256=got["content_sha256"]).to_dict()
+    assert content_sha256(embedded, got["content_sha256"]) == got["content_sha256"]
     # The converter's own entries survive.
     assert _metadata_names(embedded) == _metadata_names(original) + [METADATA_KEY]
 
@@ -297,7 +309,7 @@ def test_embedding_twice_replaces_the_entry(runtime_models, runtime_manifest):
     once = embed_in_tflite(runtime_models.tflite_float32, runtime_manifest(variant="float32"))
     twice = embed_in_tflite(once, runtime_manifest(variant="float32", latent_distribution="normal"))
     assert _metadata_names(twice).count(METADATA_KEY) == 1
-    assert extract_from_tflite(twice)["latent_distribution"] == "normal"
+    assert _embedded(twice)["latent_distribution"] == "normal"
     assert len(twice) == len(once)  # the old buffer is reused, not orphaned
 
 
@@ -305,7 +317,7 @@ def test_embed_refuses_non_tflite_bytes(runtime_manifest):
     with pytest.raises(ModelFileError, match=r"not a TFLite model: expected the file identifier b'TFL3'"):
         embed_in_tflite(b"\x00" * 64, runtime_manifest())
     with pytest.raises(ModelFileError, match="not a TFLite model"):
-        extract_from_tflite(b"garbage")
+        tflite_metadata(b"garbage", METADATA_KEY)
 
 
 def test_embed_refuses_buffers_stored_outside_the_flatbuffer(runtime_models, runtime_manifest):
@@ -336,12 +348,63 @@ def test_embed_then_extract_onnx_through_onnxruntime(runtime_models, runtime_man
     session = ort.InferenceSession(twice, providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     assert list(meta) == [METADATA_KEY]
-    assert extract_from_onnx(meta) == m.to_dict()
-    assert extract_from_onnx({}) is None
+    # Our protobuf reader finds what ONNX Runtime finds.
+    assert onnx_metadata(twice, METADATA_KEY) == meta[METADATA_KEY]
+    got = json.loads(meta[METADATA_KEY])
+    assert got == dataclasses.replace(m, content_sha256=got["content_sha256"]).to_dict()
+    assert onnx_metadata(runtime_models.onnx, METADATA_KEY) is None
 
 
-def test_embedded_onnx_must_be_a_json_object():
+def test_embedded_manifest_must_be_a_json_object():
     with pytest.raises(ManifestError, match="not valid JSON"):
-        extract_from_onnx({METADATA_KEY: "{oops"})
+        read_embedded("{oops", b"", "gen.onnx")
     with pytest.raises(ManifestError, match="must be a JSON object, got list"):
-        extract_from_onnx({METADATA_KEY: "[1]"})
+        read_embedded("[1]", b"", "gen.onnx")
+
+
+# --- the content hash: a changed byte is caught without the sidecar --------------------
+
+
+@pytest.mark.parametrize("variant", ["int8", "onnx"])
+def test_every_changed_weight_is_caught_without_the_sidecar(runtime_models, runtime_manifest, tmp_path, variant):
+    from gan_edge.onnx_file import initializer_ranges
+    from gan_edge.tflite_file import buffer_ranges
+
+    if variant == "onnx":
+        stamped = embed_in_onnx(runtime_models.onnx, runtime_manifest("onnx", model_file="gen.onnx"))
+        ranges, path = initializer_ranges(stamped), tmp_path / "gen.onnx"
+    else:
+        stamped = embed_in_tflite(runtime_models.tflite_int8, runtime_manifest("int8", model_file="gen.tflite"))
+        metadata = tflite_metadata(stamped, METADATA_KEY)
+        ranges = [(a, b) for a, b in buffer_ranges(stamped) if b > a and stamped[a:b] != metadata]
+        path = tmp_path / "gen.tflite"
+    assert len(ranges) >= 2  # the weights of every layer
+    path.write_bytes(stamped)
+    assert read_manifest(path).content_sha256 is not None
+    rng = np.random.default_rng(0)
+    for start, end in ranges:
+        changed = bytearray(stamped)
+        changed[int(rng.integers(start, end))] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(changed))
+        with pytest.raises(ManifestError, match=r"gen\.\w+ was changed after export: its content hash is [0-9a-f]{64}"):
+            read_manifest(path)
+
+
+def test_an_edited_embedded_manifest_is_caught(runtime_models, runtime_manifest, tmp_path):
+    stamped = embed_in_tflite(runtime_models.tflite_float32, runtime_manifest("float32", output_range=(-1.0, 1.0)))
+    path = tmp_path / "gen.tflite"
+    path.write_bytes(stamped.replace(b'"output_range":[-1.0,1.0]', b'"output_range":[-9.0,9.0]'))
+    assert path.read_bytes() != stamped
+    with pytest.raises(ManifestError, match="was changed after export"):
+        read_manifest(path)
+
+
+def test_an_embedded_manifest_without_content_hash_is_refused(runtime_models, runtime_manifest, tmp_path):
+    stamped = embed_in_tflite(runtime_models.tflite_float32, runtime_manifest("float32"))
+    digest = json.loads(tflite_metadata(stamped, METADATA_KEY))["content_sha256"]
+    path = tmp_path / "gen.tflite"
+    # As an export from before content hashes: null, padded so the flatbuffer keeps its layout.
+    unhashed = b'"content_sha256":null' + b" " * 62
+    path.write_bytes(stamped.replace(f'"content_sha256":"{digest}"'.encode(), unhashed))
+    with pytest.raises(ManifestError, match="has no content_sha256 .* re-export the model"):
+        read_manifest(path)

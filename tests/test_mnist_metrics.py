@@ -240,10 +240,11 @@ def test_evaluate_refuses_bad_images(mnist, classifier):
 
 
 def test_registry_knows_mnist():
-    from training.metrics import get_evaluator
-    from training.metrics.mnist.evaluate import evaluate
+    from training.evaluators import evaluator_class
+    from training.evaluators.mnist import CroppedMnistEvaluator, MnistEvaluator
 
-    assert get_evaluator("mnist") is evaluate
+    assert evaluator_class("mnist") is MnistEvaluator
+    assert evaluator_class("mnist32") is CroppedMnistEvaluator
 
 
 # --- the classifier and its cache -----------------------------------------------------

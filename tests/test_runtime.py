@@ -212,10 +212,10 @@ def test_empty_file(tmp_path):
         gan_edge.load(tmp_path / "empty.tflite")
 
 
-@pytest.mark.parametrize("name, runtime", [("junk.tflite", "LiteRT"), ("junk.onnx", "ONNX Runtime")])
-def test_garbage_bytes(tmp_path, name, runtime):
+@pytest.mark.parametrize("name", ["junk.tflite", "junk.onnx"])
+def test_garbage_bytes(tmp_path, name):
     (tmp_path / name).write_bytes(b"this is not a model" * 10)
-    with pytest.raises(ModelFileError, match=rf"{runtime} cannot load .*{name}"):
+    with pytest.raises(ModelFileError, match=rf"cannot load .*{name}"):
         gan_edge.load(tmp_path / name)
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import ConfigError, InputError
-from training.metrics import get_evaluator
 from training.metrics.toy import NAMES, correlation, evaluate, frechet_distance, joint_metrics, sliced_wasserstein
 
 TARGET = ((5.0, 5.0), 1.0)  # the book's N((5, 5), I)
@@ -233,10 +232,12 @@ def test_bad_projection_count_is_refused(cloud, projections):
         evaluate(cloud, cloud, projections=projections)
 
 
-def test_evaluator_chosen_by_name(cloud):
-    assert get_evaluator("toy") is evaluate
-    with pytest.raises(ConfigError, match=r"unknown evaluator 'fid': expected one of .*\btoy\b"):
-        get_evaluator("fid")
+def test_the_evaluator_registry_refuses_an_unknown_name_with_the_valid_ones():
+    # training.evaluators: the registry training, export and `gan-edge evaluate` ask.
+    from training.evaluators import evaluator_class
+
+    with pytest.raises(ConfigError, match=r"^unknown evaluator 'fid': expected one of toy, mnist, mnist32, modes$"):
+        evaluator_class("fid")
 
 
 def test_tilted_cloud_reads_as_wrong_in_the_progress_line_and_the_demo_table():

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from gan_edge.errors import ConfigError
 from training.data import epoch_batches
+from training.loop import accumulate_rounds
 
 __all__ = ["STRATEGIES", "DistributedPlan", "DistributedRound", "plan_for", "replica_slice"]
 
@@ -167,23 +168,16 @@ class DistributedRound:
 
     def _accumulate(self, round_fn, draws: int, iterator, steps) -> dict[str, tf.Tensor]:
         strategy = self.strategy
-        totals = {
-            "d_loss": tf.constant(0.0),
-            "g_loss": tf.constant(0.0),
-            **{k: tf.constant(0, tf.int64) for k in ("tp", "fn", "fp", "tn")},
-        }
-        for _ in tf.range(steps):
+
+        def one_round() -> dict[str, tf.Tensor]:
             real, n = next(iterator)
             n = strategy.experimental_local_results(n)[0]
             # Cross-replica context: the same draws, in the same order, as one device's round.
             noise = tuple(self.round.sample_latent(n) for _ in range(draws))
             metrics = strategy.run(lambda *args: self._replica_round(round_fn, *args), args=(real, n, noise))
-            metrics = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in metrics.items()}
-            totals = {k: totals[k] + metrics[k] for k in totals}
-        rounds = tf.cast(tf.maximum(steps, 1), tf.float32)
-        totals["d_loss"] = totals["d_loss"] / rounds
-        totals["g_loss"] = totals["g_loss"] / rounds
-        return totals
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in metrics.items()}
+
+        return accumulate_rounds(one_round, steps)
 
     def _replica_round(self, round_fn, real, n, noise):
         # Replica k takes the k-th slice of the round's latents, as it took the k-th of the batch.

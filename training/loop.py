@@ -40,7 +40,7 @@ import tf_keras as keras
 
 from gan_edge.errors import ConfigError
 
-__all__ = ["FourStepRound", "ROUND_METRICS"]
+__all__ = ["FourStepRound", "ROUND_METRICS", "accumulate_rounds"]
 
 # Sums accumulated over the rounds of one call; losses are turned into means per round.
 ROUND_METRICS = ("d_loss", "g_loss", "tp", "fn", "fp", "tn")
@@ -234,15 +234,25 @@ class FourStepRound:
 
     @staticmethod
     def _accumulate(round_fn, iterator, steps) -> dict[str, tf.Tensor]:
-        totals = {
-            "d_loss": tf.constant(0.0),
-            "g_loss": tf.constant(0.0),
-            **{k: tf.constant(0, tf.int64) for k in ("tp", "fn", "fp", "tn")},
-        }
-        for _ in tf.range(steps):
-            metrics = round_fn(next(iterator))
-            totals = {k: totals[k] + metrics[k] for k in totals}
-        rounds = tf.cast(tf.maximum(steps, 1), tf.float32)
-        totals["d_loss"] = totals["d_loss"] / rounds
-        totals["g_loss"] = totals["g_loss"] / rounds
-        return totals
+        return accumulate_rounds(lambda: round_fn(next(iterator)), steps)
+
+
+def accumulate_rounds(one_round, steps) -> dict[str, tf.Tensor]:
+    """Call ``one_round() -> metrics`` ``steps`` times in a graph loop (call it inside a
+    ``tf.function``); return the losses as means per round, the confusion counts summed.
+
+    The one accumulator of rounds: ``FourStepRound`` and ``training.distribute``'s
+    ``DistributedRound`` (whose round pulls, draws and reduces over replicas) both use it.
+    """
+    totals = {
+        "d_loss": tf.constant(0.0),
+        "g_loss": tf.constant(0.0),
+        **{k: tf.constant(0, tf.int64) for k in ("tp", "fn", "fp", "tn")},
+    }
+    for _ in tf.range(steps):
+        metrics = one_round()
+        totals = {k: totals[k] + metrics[k] for k in totals}
+    rounds = tf.cast(tf.maximum(steps, 1), tf.float32)
+    totals["d_loss"] = totals["d_loss"] / rounds
+    totals["g_loss"] = totals["g_loss"] / rounds
+    return totals

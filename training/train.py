@@ -3,9 +3,9 @@
 ``train(config, out_dir, ...)`` reads top to bottom: the run folder (new, or an
 existing one to resume), data, models, the four-step round, a checkpoint; then
 per epoch: rounds in compiled graphs, the evaluator's measurement, a line of
-metrics, a checkpoint. It prints nothing: ``on_epoch`` receives each epoch's
-record and ``on_rounds`` the number of rounds just trained (the CLI draws its
-progress bar from them).
+metrics, a checkpoint. It prints nothing: ``on_start`` receives the rounds per
+epoch once the data is loaded, ``on_epoch`` each epoch's record and ``on_rounds``
+the number of rounds just trained (the CLI draws its progress bar from them).
 
 Resuming is exact: the checkpoint holds both networks, both optimizers, the
 noise generator's state and the epoch, and the order of each epoch's batches
@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from gan_edge.errors import GanEdgeError, RunFolderError
+from gan_edge.errors import RunFolderError, TrainingDiverged
 from training import distribute
 from training.config import OptimizerConfig, TrainConfig
 from training.data import epoch_batches, load_training_data
@@ -41,7 +41,8 @@ from training.models import model_family
 from training.progan_schedule import growth_driver
 from training.run import RunFolder
 
-__all__ = ["TrainResult", "train", "build_optimizer", "build_checkpoint", "build_round", "round_for"]
+__all__ = ["TrainResult", "train", "train_epoch", "epoch_record", "build_optimizer", "build_checkpoint",
+           "build_round", "round_for"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def train(
     resume: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_rounds: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     strategy: str = "default",
 ) -> TrainResult:
@@ -147,6 +149,8 @@ def train(
     data = load_training_data(config, family.DATA)
     samples = tf.constant(data.samples)
     steps_per_epoch = math.ceil(len(data.samples) / config.batch_size)
+    if on_start is not None:
+        on_start(steps_per_epoch)
 
     def batches(epoch_number: int, skip: int | None = None):
         if plan is None:
@@ -204,15 +208,15 @@ def train(
             skip, sums = resume_at["round"], _sums_from_json(resume_at["sums"])
         resume_at = None
         iterator = iter(batches(epoch_number, skip))
-        done = _train_epoch(round_, iterator, steps_per_epoch, config, on_rounds,
-                            epoch=epoch_number, start=skip, sums=sums, stop=stop, growth=growth)
+        done = train_epoch(round_, iterator, steps_per_epoch, config, on_rounds,
+                           epoch=epoch_number, start=skip, sums=sums, stop=stop, growth=growth)
         if done < steps_per_epoch:  # stopped inside the epoch
             saved = manager.latest_checkpoint
             if done > skip:  # else the checkpoint restored from is this very state
                 position.assign(json.dumps({"epoch": epoch_number, "round": done, "sums": _sums_to_json(sums)}))
                 saved = save(epoch_number * _MID_EPOCH + done, f"epoch {epoch_number}, round {done}")
             return TrainResult(run, records, (epoch_number, done, steps_per_epoch), saved)
-        record = {"epoch": epoch_number, **_epoch_record(sums, steps_per_epoch)}
+        record = {"epoch": epoch_number, **epoch_record(sums, steps_per_epoch)}
         if growth is not None:
             record.update(growth.record())  # resolution, alpha
         _check_finite(record)
@@ -240,11 +244,16 @@ def train(
     return TrainResult(run, records)
 
 
-def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *,
-                 epoch: int, start: int, sums: dict, stop: Callable[[], bool], growth=None) -> int:
+def train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds=None, *,
+                epoch: int, sums: dict, start: int = 0, stop: Callable[[], bool] | None = None,
+                growth=None) -> int:
     """Rounds ``start`` to ``steps`` of an epoch, in one compiled call or in calls of
     ``rounds_per_call`` rounds; adds to ``sums`` and returns the rounds done, fewer
-    than ``steps`` when ``stop()`` said so between two calls."""
+    than ``steps`` when ``stop()`` said so between two calls. ``epoch_record(sums, steps)``
+    is then the epoch's line of metrics.
+
+    The one epoch driver: ``train`` and QAT fine-tuning (``export.qat``) both run it.
+    A non-finite loss raises ``TrainingDiverged`` before its rounds are added."""
     chunk = config.rounds_per_call or steps
     done = start
     while done < steps:
@@ -252,7 +261,7 @@ def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *
         totals = {name: value.numpy() for name, value in round_.run_rounds(iterator, tf.constant(size)).items()}
         bad = [name for name in ("d_loss", "g_loss") if not math.isfinite(totals[name])]
         if bad:
-            raise GanEdgeError(
+            raise TrainingDiverged(
                 f"training diverged at epoch {epoch}, rounds {done + 1}-{done + size} of {steps}: "
                 f"{', '.join(bad)} is not finite; nothing of this epoch was saved, the last good "
                 "checkpoint is kept (lower the learning rates to train further)"
@@ -266,12 +275,13 @@ def _train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds, *
         done += size
         if on_rounds is not None:
             on_rounds(size)
-        if done < steps and stop():
+        if done < steps and stop is not None and stop():
             break
     return done
 
 
-def _epoch_record(sums: dict, steps: int) -> dict[str, float | int]:
+def epoch_record(sums: dict, steps: int) -> dict[str, float | int]:
+    """``train_epoch``'s sums as the epoch's metrics: losses as means per round, counts as totals."""
     return {
         name: float(value / steps) if name in ("d_loss", "g_loss") else int(value)
         for name, value in sums.items()
@@ -301,7 +311,7 @@ def _check_weights_finite(round_, where: str, last_good: str | None) -> None:
         for variable in variables:
             if variable.dtype.is_floating and not np.isfinite(variable.numpy()).all():
                 kept = f"the last good checkpoint {last_good} is kept" if last_good else "no checkpoint was written"
-                raise GanEdgeError(
+                raise TrainingDiverged(
                     f"training diverged at {where}: the {group}'s {variable.name} holds NaN or inf, "
                     f"so no checkpoint was written; {kept} (lower the learning rates to train further)"
                 )
@@ -326,7 +336,7 @@ def _restore(checkpoint: tf.train.Checkpoint, without_position: tf.train.Checkpo
 def _check_finite(record: dict[str, Any]) -> None:
     bad = [k for k in ("d_loss", "g_loss") if not math.isfinite(record[k])]
     if bad:
-        raise GanEdgeError(
+        raise TrainingDiverged(
             f"training diverged at epoch {record['epoch']}: {', '.join(bad)} is not finite; "
             "the last good checkpoint is kept"
         )

@@ -1,8 +1,9 @@
 """Inference backends: one small interface, chosen by name.
 
-Call ``open_backend(name, model_path, threads=..., **options)``; it checks the file, imports
-the backend's module (lazily, so ``import gan_edge`` loads no runtime), and
-returns a ``Backend``. Then read its ``input_*`` / ``output_*`` properties, which
+Call ``open_backend(name, model, threads=..., **options)`` with a path or an
+``Artifact`` (gan_edge.artifact: the file read once and checked); it imports the
+backend's module (lazily, so ``import gan_edge`` loads no runtime), and returns
+a ``Backend``, which runs the artifact's bytes. Then read its ``input_*`` / ``output_*`` properties, which
 come from the model file itself, and call ``run(x)`` as often as needed, then ``close()``.
 ``options`` are the backend's own keywords (``BACKEND_OPTIONS`` says which backend
 takes which): ``accelerator`` for litert-compiled, ``delegate`` and
@@ -19,12 +20,12 @@ from __future__ import annotations
 import abc
 import importlib
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from gan_edge.errors import InputError, ModelFileError
+from gan_edge.artifact import Artifact, check_model_file, open_artifact
+from gan_edge.errors import InputError
 
 __all__ = [
     "BACKENDS",
@@ -32,7 +33,6 @@ __all__ = [
     "DEFAULT_BACKENDS",
     "Backend",
     "QuantParams",
-    "check_model_file",
     "check_options",
     "check_threads",
     "open_backend",
@@ -66,15 +66,16 @@ class QuantParams(NamedTuple):
 class Backend(abc.ABC):
     """One loaded model, one input (latent) and one output (samples).
 
-    Subclasses set ``name`` and ``format`` and load the model in ``__init__``;
-    ``input_shape`` / ``output_shape`` hold None for a dynamic dimension.
+    Subclasses set ``name`` and ``format`` and load ``artifact.data`` in ``__init__``
+    (never the file again: those bytes are the ones checked); ``input_shape`` /
+    ``output_shape`` hold None for a dynamic dimension.
     """
 
     name: str
     format: str  # the manifest's `format` this backend reads: "tflite" or "onnx"
 
     @abc.abstractmethod
-    def __init__(self, model_path: Path, *, threads: int | None = None, **options) -> None: ...
+    def __init__(self, artifact: Artifact, *, threads: int | None = None, **options) -> None: ...
 
     @property
     @abc.abstractmethod
@@ -100,10 +101,6 @@ class Backend(abc.ABC):
     @property
     @abc.abstractmethod
     def output_quantization(self) -> QuantParams | None: ...
-
-    @abc.abstractmethod
-    def embedded_manifest(self) -> dict | None:
-        """The manifest dict embedded in the model file, or None."""
 
     @abc.abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -170,23 +167,6 @@ def check_threads(threads: int | None) -> int | None:
     return int(threads)
 
 
-def check_model_file(model_path: str | os.PathLike) -> Path:
-    """Refuse, before any runtime sees it, a path that cannot be a model file."""
-    path = Path(model_path)
-    if not path.exists():
-        raise ModelFileError(f"no model file at {path}")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is not a file: expected a .tflite or .onnx model file")
-    if path.stat().st_size == 0:
-        raise ModelFileError(f"model file {path} is empty (0 bytes): re-export it")
-    if path.suffix.lower() not in DEFAULT_BACKENDS:
-        valid = ", ".join(DEFAULT_BACKENDS)
-        raise ModelFileError(
-            f"unknown model file extension {path.suffix!r} for {path}: expected one of {valid}"
-        )
-    return path
-
-
 def _backend_class(name: str) -> type[Backend]:
     if name not in BACKENDS:
         valid = ", ".join(BACKENDS)
@@ -209,16 +189,20 @@ def check_options(name: str, options: dict) -> dict:
 
 
 def open_backend(
-    name: str, model_path: str | os.PathLike, *, threads: int | None = None, **options
+    name: str, model: str | os.PathLike | Artifact, *, threads: int | None = None, **options
 ) -> Backend:
-    """Load ``model_path`` with the backend called ``name``."""
+    """Load ``model`` (a path, or an Artifact already opened) with the backend called ``name``.
+
+    A path is opened through ``open_artifact`` and needs no manifest; one it has is checked.
+    """
     cls = _backend_class(name)
     options = check_options(name, options)
     threads = check_threads(threads)
-    path = check_model_file(model_path)
+    path = model.path if isinstance(model, Artifact) else check_model_file(model)
     if path.suffix.lower() != f".{cls.format}":
         raise InputError(
             f"backend {name!r} reads .{cls.format} files, got {path.name}: pass "
             f"backend={DEFAULT_BACKENDS[path.suffix.lower()]!r} or leave it out"
         )
-    return cls(path, threads=threads, **options)
+    artifact = model if isinstance(model, Artifact) else open_artifact(path, need_manifest=False)
+    return cls(artifact, threads=threads, **options)

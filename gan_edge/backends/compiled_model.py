@@ -1,6 +1,6 @@
 """LiteRT ``CompiledModel`` backend: the same .tflite on CPU, GPU or NPU.
 
-Construct with a path and ``accelerator=`` "cpu" (default), "gpu", "npu" or a
+Construct with an ``Artifact`` (gan_edge.artifact) and ``accelerator=`` "cpu" (default), "gpu", "npu" or a
 ``+``-joined set such as "gpu+cpu" (ops the first cannot run go to the CPU), then
 use it like any ``Backend``. LiteRT compiles the whole graph for the accelerator
 when the model loads, so only static-batch models are taken (its GPU path refuses
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_edge.artifact import Artifact
 from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.backends.litert import litert_message
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.io import quiet_native_stderr
-from gan_edge.manifest import extract_from_tflite
 
 __all__ = ["ACCELERATORS", "CompiledModelBackend", "parse_accelerator"]
 
@@ -112,17 +112,15 @@ class CompiledModelBackend(Backend):
     name = "litert-compiled"
     format = "tflite"
 
-    def __init__(self, model_path: Path, *, threads: int | None = None, accelerator: str = "cpu") -> None:
+    def __init__(self, artifact: Artifact, *, threads: int | None = None, accelerator: str = "cpu") -> None:
         from ai_edge_litert import _pywrap_litert_tensor_buffer_wrapper as tb
         from ai_edge_litert.compiled_model import CompiledModel
         from ai_edge_litert.options import CpuOptions, Options
 
         threads = check_threads(threads)
         self.accelerator = parse_accelerator(accelerator)
-        self._path = Path(model_path)
-        self._model_bytes = self._path.read_bytes()
-        if self._model_bytes[4:8] != b"TFL3":
-            raise ModelFileError(f"LiteRT cannot load {self._path}: not a TFLite flatbuffer")
+        self._artifact, self._path = artifact, artifact.path
+        self._model_bytes = artifact.data  # checked by open_artifact; LiteRT reads weights from it
         (self._in_shape, self._in_dtype, self._in_q), (self._out_shape, self._out_dtype, self._out_q) = (
             _tflite_io(self._model_bytes)
         )
@@ -136,7 +134,7 @@ class CompiledModelBackend(Backend):
             if reason is not None:
                 raise BackendUnavailable(
                     f"accelerator 'npu' is not usable here: {reason}; available: "
-                    f"{', '.join(self.available(self._path))}"
+                    f"{', '.join(self.available(artifact))}"
                 )
         options = Options(
             hardware_accelerators=_flags(self.accelerator),
@@ -150,7 +148,7 @@ class CompiledModelBackend(Backend):
             if self.accelerator == ("cpu",):
                 reason = litert_message(exc, last_line=True)
                 raise ModelFileError(f"LiteRT cannot compile {self._path}: {reason}") from None
-            available = self.available(self._path)
+            available = self.available(artifact)
             missing = [a for a in self.accelerator if a not in available]
             what = (
                 f"no usable {'/'.join(missing).upper()} (LiteRT's GPU accelerator needs an OpenCL, "
@@ -173,10 +171,13 @@ class CompiledModelBackend(Backend):
         self._run = self._model._model.RunByIndex
         self._x_flat, self._y_flat = self._x.reshape(-1), self._y.reshape(-1)
         self._in_name, self._out_name = _DTYPE_NAMES[self._in_dtype], _DTYPE_NAMES[self._out_dtype]
+        # CompiledModel allocates its tensors at the first run, not at compile time: run once
+        # now, so a model that cannot run is refused by load(), as the Interpreter refuses it.
+        self.invoke()
 
     @staticmethod
-    def available(model_path: Path) -> list[str]:
-        """The accelerators that compile ``model_path`` on their own here (CPU always)."""
+    def available(artifact: Artifact) -> list[str]:
+        """The accelerators that compile the artifact's model on their own here (CPU always)."""
         from ai_edge_litert.compiled_model import CompiledModel
 
         found = ["cpu"]
@@ -185,7 +186,7 @@ class CompiledModelBackend(Backend):
                 continue
             try:
                 with quiet_native_stderr():
-                    CompiledModel.from_file(str(model_path), hardware_accel=_flags((name,)))
+                    CompiledModel.from_buffer(artifact.data, hardware_accel=_flags((name,)))
             except RuntimeError as exc:
                 if "not accelerated" not in str(exc):  # present, but not for every op
                     continue
@@ -216,9 +217,6 @@ class CompiledModelBackend(Backend):
     def output_quantization(self) -> QuantParams | None:
         return self._out_q
 
-    def embedded_manifest(self) -> dict | None:
-        return extract_from_tflite(self._model_bytes)
-
     def reserve(self, batch: int) -> None:
         if batch != self._in_shape[0]:
             raise InputError(
@@ -230,7 +228,10 @@ class CompiledModelBackend(Backend):
 
     def invoke(self) -> None:
         self._write(self._in_caps[0], self._x_flat, self._in_name)
-        self._run(0, self._in_caps, self._out_caps)
+        try:
+            self._run(0, self._in_caps, self._out_caps)
+        except RuntimeError as exc:
+            raise ModelFileError(f"LiteRT cannot run {self._path}: {litert_message(exc, last_line=True)}") from None
         self._read(self._out_caps[0], self._y_flat, self._out_name)
 
     def output_buffer(self) -> np.ndarray:

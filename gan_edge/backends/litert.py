@@ -1,6 +1,6 @@
 """LiteRT (ai-edge-litert) backend for .tflite models.
 
-Construct with a path, read the ``input_*`` / ``output_*`` properties (from the
+Construct with an ``Artifact`` (gan_edge.artifact: bytes already checked), read the ``input_*`` / ``output_*`` properties (from the
 model's tensor details), then call ``run(x)``, or, without copies, ``reserve(b)``
 then per batch: write ``input_buffer()``, ``invoke()``, read ``output_buffer()``.
 The buffers are ``Interpreter.tensor()`` views of the interpreter's own memory,
@@ -19,15 +19,13 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gan_edge import verify
+from gan_edge.artifact import Artifact
 from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
-from gan_edge.manifest import extract_from_tflite
 
 __all__ = ["LiteRTBackend", "litert_message"]
 
@@ -115,7 +113,7 @@ class LiteRTBackend(Backend):
 
     def __init__(
         self,
-        model_path: Path,
+        artifact: Artifact,
         *,
         threads: int | None = None,
         delegate: str | os.PathLike | None = None,
@@ -128,16 +126,9 @@ class LiteRTBackend(Backend):
             raise InputError("delegate_options= needs delegate=/path/to/libdelegate.so")
         # Loaded before the model is read, so a bad library fails fast and by name.
         delegates = [] if delegate is None else [load_external_delegate(delegate, delegate_options)]
-        self._path = Path(model_path)
-        # Kept: the interpreter reads weights from these bytes, and the embedded
-        # manifest is extracted from them without reading the file again.
-        self._model_bytes = self._path.read_bytes()
-        # LiteRT verifies the flatbuffer's layout but trusts its indices, shapes and
-        # data sizes; a hostile file is refused here before native code reads it.
-        try:
-            verify.verify_tflite(self._model_bytes)
-        except ModelFileError as exc:
-            raise ModelFileError(f"LiteRT cannot load {self._path}: {exc}") from None
+        self._path = artifact.path
+        # Kept: the interpreter reads its weights from these bytes for its whole life.
+        self._model_bytes = artifact.data
         try:
             self._interpreter = Interpreter(
                 # None is LiteRT's own default, which is one thread.
@@ -193,9 +184,6 @@ class LiteRTBackend(Backend):
     @property
     def output_quantization(self) -> QuantParams | None:
         return _quant(self._out)
-
-    def embedded_manifest(self) -> dict | None:
-        return extract_from_tflite(self._model_bytes)
 
     def reserve(self, batch: int) -> None:
         if batch == self._batch:

@@ -1,6 +1,6 @@
 """ONNX Runtime backend for .onnx models (optional: ``pip install gan-edge[onnx]``).
 
-Construct with a path, read the ``input_*`` / ``output_*`` properties, then call
+Construct with an ``Artifact`` (gan_edge.artifact: bytes already checked), read the ``input_*`` / ``output_*`` properties, then call
 ``run(x)``. Runs on the CPUExecutionProvider unless ``providers`` names others
 (e.g. ``["CUDAExecutionProvider", "CPUExecutionProvider"]``, tried in order); a
 provider this onnxruntime build lacks is refused, never skipped. ONNX keeps no quantization
@@ -11,14 +11,11 @@ the manifest is the only source for them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from gan_edge.artifact import Artifact
 from gan_edge.backends import Backend, QuantParams, check_threads
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
-from gan_edge.manifest import extract_from_onnx
-from gan_edge.verify import check_onnx_external_data
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -55,7 +52,7 @@ class OnnxRuntimeBackend(Backend):
     format = "onnx"
 
     def __init__(
-        self, model_path: Path, *, threads: int | None = None, providers: list[str] | None = None
+        self, artifact: Artifact, *, threads: int | None = None, providers: list[str] | None = None
     ) -> None:
         try:
             import onnxruntime as ort
@@ -67,27 +64,21 @@ class OnnxRuntimeBackend(Backend):
             ) from None
         threads = check_threads(threads)
         providers = _check_providers(providers, ort.get_available_providers())
-        self._path = Path(model_path)
-        # Tensor data named by a path that leaves the model's folder could read any
-        # file on the device: refuse it before ONNX Runtime follows it.
-        try:
-            check_onnx_external_data(self._path)
-        except ModelFileError as exc:
-            raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
+        self._path = artifact.path
+        # The checked bytes, unless weights live in files beside the model (their paths,
+        # checked to stay in its folder, are resolved from the model's own path).
+        source = str(self._path) if artifact.has_external_data else artifact.data
         options = ort.SessionOptions()
         if threads is not None:  # 0, ORT's default, means one thread per core
             options.intra_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(
-                str(self._path), sess_options=options, providers=providers
-            )
+            self._session = ort.InferenceSession(source, sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own classes (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
-        try:  # names and metadata of a corrupt file may not decode as UTF-8
+        try:  # the names in a corrupt file may not decode as UTF-8
             inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
             for arg in (*inputs, *outputs):
                 arg.name, arg.type, arg.shape
-            self._metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         except UnicodeDecodeError as exc:
             raise ModelFileError(f"ONNX Runtime cannot load {self._path}: {exc}") from None
         if len(inputs) != 1 or len(outputs) != 1:
@@ -137,9 +128,6 @@ class OnnxRuntimeBackend(Backend):
     @property
     def output_quantization(self) -> QuantParams | None:
         return None
-
-    def embedded_manifest(self) -> dict | None:
-        return extract_from_onnx(self._metadata)
 
     def _release(self) -> None:
         super()._release()

@@ -7,22 +7,26 @@ from typing import Any, Callable
 
 
 class TrainingProgress:
-    """Feed it ``rounds(n)`` as rounds finish and ``epoch(record)`` as epochs do; ``close()`` at the end.
+    """Call ``start(rounds_per_epoch)`` once training knows its epoch size, then feed it
+    ``rounds(n)`` as rounds finish and ``epoch(record)`` as epochs do; ``close()`` at the end.
 
     In a terminal it draws one bar over all rounds of the run, with the last
     epoch's metrics beside it; elsewhere it prints one line per epoch.
     """
 
-    def __init__(self, total_epochs: int, rounds_per_epoch: int, describe: Callable[[dict[str, Any]], str],
+    def __init__(self, total_epochs: int, describe: Callable[[dict[str, Any]], str],
                  *, first_epoch: int = 1, stream=None) -> None:
         self.total_epochs = total_epochs
+        self.first_epoch = first_epoch
         self.describe = describe
         self.stream = stream or sys.stderr
         self.bar = None
+
+    def start(self, rounds_per_epoch: int) -> None:
         if self.stream.isatty():
             from tqdm import tqdm
 
-            remaining = max(total_epochs - first_epoch + 1, 0) * rounds_per_epoch
+            remaining = max(self.total_epochs - self.first_epoch + 1, 0) * rounds_per_epoch
             self.bar = tqdm(total=remaining, unit="round", file=self.stream, dynamic_ncols=True)
 
     def rounds(self, count: int) -> None:

@@ -56,7 +56,7 @@ def _int_list(flag: str, text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gan_edge.backends import check_model_file
+    from gan_edge.artifact import check_model_file
     from gan_edge.bench import bench_model, check_counts, environment
     from gan_edge.io import atomic_path, atomic_write_json
 

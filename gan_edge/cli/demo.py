@@ -9,7 +9,6 @@ one table: size, latency per sample, and distance of the samples to the target
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -40,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     config = default_config("toy2d").with_overrides({"epochs": args.epochs, "seed": args.seed})
     out = args.out or default_run_dir("demo")
     print(f"1/3 training the toy GAN ({config.epochs} epochs) into {out}")
-    progress = TrainingProgress(config.epochs, math.ceil(config.data_samples / config.batch_size),
-                                describer("toy2d"))
+    progress = TrainingProgress(config.epochs, describer("toy2d"))
     try:
-        result = train(config, out, on_epoch=progress.epoch, on_rounds=progress.rounds)
+        result = train(config, out, on_start=progress.start, on_epoch=progress.epoch, on_rounds=progress.rounds)
     finally:
         progress.close()
 

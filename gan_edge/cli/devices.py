@@ -23,19 +23,20 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _probe(model: Path, accelerators) -> list[tuple[str, str]]:
+def _probe(data: bytes, accelerators) -> list[tuple[str, str]]:
     from ai_edge_litert.compiled_model import CompiledModel
+
+    from gan_edge.backends.litert import litert_message
 
     results = []
     for name, flag in accelerators:
         try:
             with quiet_native_stderr():
-                compiled = CompiledModel.from_file(str(model), hardware_accel=flag)
+                compiled = CompiledModel.from_buffer(data, hardware_accel=flag)
                 full = compiled.is_fully_accelerated()
             results.append((name, "works" + ("" if full else " (some ops fall back)")))
-        except Exception as exc:  # LiteRT raises RuntimeError with a multi-line trace
-            reason = next((ln.strip("└ ").strip() for ln in reversed(str(exc).splitlines()) if ln.strip()), "")
-            results.append((name, f"not usable: {reason[:120]}"))
+        except (RuntimeError, ValueError) as exc:  # LiteRT's multi-line trace; its last line is the reason
+            results.append((name, f"not usable: {litert_message(exc, last_line=True)[:120]}"))
     return results
 
 
@@ -54,10 +55,14 @@ def describe(probe: Path | None = None) -> list[tuple[str, str]]:
             names = ", ".join(a.name for a in HardwareAccelerator)
             lines.append(("  CompiledModel accelerators", f"{names} (try them: --probe MODEL.tflite)"))
         else:
-            from gan_edge.backends import check_model_file
+            from gan_edge.artifact import open_artifact
+            from gan_edge.errors import InputError
 
-            model = check_model_file(probe)
-            lines += [(f"  {n}", s) for n, s in _probe(model, accelerators)]
+            # The same checks as gan_edge.load, before LiteRT compiles a byte of it.
+            model = open_artifact(probe, need_manifest=False)
+            if model.format != "tflite":
+                raise InputError(f"--probe compiles a .tflite model with LiteRT, got {model.path.name}")
+            lines += [(f"  {n}", s) for n, s in _probe(model.data, accelerators)]
     try:
         import onnxruntime
     except ImportError:

@@ -7,32 +7,29 @@ from pathlib import Path
 
 from gan_edge.cli._workstation import require_tensorflow
 
-# Kept here as well as in export.pipeline so `--help` needs no TensorFlow import.
-FORMAT_NAMES = ("float32", "float16", "dynamic", "int8", "int8-float-io", "onnx", "onnx-int8")
-# Fine-tunes before converting (quantization-aware training): by name only, not part of "all".
-QAT_FORMAT = "qat"
-DEFAULT_FORMATS = "float32,int8,onnx"
-# Not a model file: C99 source built from the int8 artifact (export.c_module), so
-# asking for it exports int8 too. Not part of "all".
-C_FORMAT = "c"
-
 
 def add_parser(subparsers) -> None:
+    # export.formats imports no TensorFlow: --help stays fast, and reads the one definition.
+    from export.formats import C_FORMAT, C_SOURCE, DEFAULT_FORMATS, EXTRA_FORMATS, FORMATS, default_export_dir
+
+    defaults = ",".join(DEFAULT_FORMATS)
+    extras = ", ".join(EXTRA_FORMATS)
     parser = subparsers.add_parser("export", help="export a trained generator to TFLite and ONNX")
     parser.add_argument("run_dir", type=Path, help="a run folder written by `gan-edge train`")
-    parser.add_argument("--formats", default=DEFAULT_FORMATS,
-                        help=f"comma-separated: {', '.join(FORMAT_NAMES)}, or all (default {DEFAULT_FORMATS}); "
-                             f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/c (exports int8 too); "
-                             f"{QAT_FORMAT}: quantization-aware fine-tuning, then full int8 (not part of all)")
+    parser.add_argument("--formats", default=defaults,
+                        help=f"comma-separated: {', '.join(FORMATS)}, or all (default {defaults}); "
+                             f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/{C_FORMAT} "
+                             f"(exports {C_SOURCE} too); "
+                             f"{extras}: quantization-aware fine-tuning, then full int8 (not part of all)")
     parser.add_argument("--qat-epochs", type=int, default=1,
                         help="epochs of quantization-aware fine-tuning for the qat format (default 1)")
     parser.add_argument("--batch", default="",
                         help="comma-separated static batch sizes, e.g. 1,8: each TFLite format is also "
                              "written with that batch fixed (GPU delegates need it)")
-    parser.add_argument("--out", type=Path, help="folder for the artifacts (default RUN_DIR/export)")
+    parser.add_argument("--out", type=Path,
+                        help=f"folder for the artifacts (default {default_export_dir('RUN_DIR')})")
     parser.add_argument("--min-psnr", default="", metavar="FORMAT=DB[,FORMAT=DB]",
-                        help="lower or raise a format's fidelity gate, e.g. int8=30 (defaults: 80 dB float32 "
-                             "and onnx, 60 float16, 40 dynamic, 35 int8 variants, 30 qat)")
+                        help=f"lower or raise a format's fidelity gate, e.g. int8=30 (defaults: {_gate_summary()})")
     parser.add_argument("--flash-kib", type=float, default=None, metavar="N",
                         help=f"{C_FORMAT} format only: refuse a C module whose const data (weights, biases, "
                              f"requantization parameters, tables) exceeds N KiB")
@@ -44,6 +41,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     require_tensorflow()
     from export import export_run
+    from export.formats import C_FORMAT, C_SOURCE, default_export_dir
 
     from gan_edge.errors import InputError
 
@@ -58,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if C_FORMAT in formats:
         from export.c_module import check_target
 
-        c_dir = (args.out if args.out is not None else args.run_dir / "export") / "c"
+        c_dir = (args.out if args.out is not None else default_export_dir(args.run_dir)) / C_FORMAT
         check_target(c_dir)  # before any work, like export_run's own checks
         formats = tuple(name for name in formats if name != C_FORMAT)
-        if "int8" not in formats and "all" not in formats:
-            formats += ("int8",)
+        if C_SOURCE not in formats and "all" not in formats:
+            formats += (C_SOURCE,)
     artifacts = export_run(args.run_dir, args.out, formats=formats, batch_sizes=_batch_sizes(args.batch),
                            qat_epochs=args.qat_epochs, min_psnr_db=_gates(args.min_psnr),
                            on_artifact=_print_artifact, on_qat_epoch=_print_qat_epoch)
@@ -73,11 +71,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate_summary() -> str:
+    """The default fidelity gates, formats of equal gates together: '80 dB float32 and onnx, 60 dB float16, ...'."""
+    from export.formats import DEFAULT_MIN_PSNR_DB
+
+    by_gate: dict[float, list[str]] = {}
+    for name, gate in DEFAULT_MIN_PSNR_DB.items():
+        by_gate.setdefault(gate, []).append(name)
+    return ", ".join(f"{gate:g} dB {_and_list(names)}" for gate, names in by_gate.items())
+
+
+def _and_list(names: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _export_c(artifacts, c_dir: Path, flash_kib: float | None, ram_kib: float | None) -> None:
     from export.c_module import export_c_module
+    from export.formats import C_SOURCE
     from gan_edge.errors import GanEdgeError
 
-    int8 = next(a for a in artifacts if a.variant == "int8" and a.batch_size is None)
+    int8 = next(a for a in artifacts if a.variant == C_SOURCE and a.batch_size is None)
     try:
         module = export_c_module(int8.path, c_dir, flash_kib=flash_kib, ram_kib=ram_kib)
     except GanEdgeError as exc:  # one line still, saying what is on disk

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
-import math
 import shlex
 import signal
 import sys
@@ -93,12 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(format="gan-edge train: %(levelname)s: %(message)s")  # the collapse alarm
     out = args.out or default_run_dir(config.model)
-    rounds_per_epoch = math.ceil(_data_size(config) / config.batch_size)
-    progress = TrainingProgress(config.epochs, rounds_per_epoch, describer(config.model))
+    progress = TrainingProgress(config.epochs, describer(config.model))
     stop = _StopOnSignal()
     try:
-        result = train(config, out, resume=args.resume, on_epoch=progress.epoch, on_rounds=progress.rounds,
-                       should_stop=stop.requested, strategy=args.strategy)
+        result = train(config, out, resume=args.resume, on_start=progress.start, on_epoch=progress.epoch,
+                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=args.strategy)
     finally:
         stop.restore()
         progress.close()
@@ -142,9 +140,3 @@ class _StopOnSignal:
         for s, previous in self._previous.items():
             signal.signal(s, previous)
 
-
-def _data_size(config) -> int:
-    """How many training samples an epoch has, for the progress bar's length (an estimate is fine)."""
-    if config.model in ("toy2d", "ring8", "grid25"):
-        return config.data_samples
-    return config.data_limit or 10_000

@@ -1,4 +1,4 @@
-"""Check a model file's structure before a native runtime parses it.
+"""Read a .tflite flatbuffer in pure Python, checking it before a native runtime parses it.
 
 ``verify_tflite(model_bytes)`` walks a .tflite flatbuffer the way the TFLite
 schema lays it out and raises ``ModelFileError`` naming the first thing wrong:
@@ -9,24 +9,25 @@ match their tensor. LiteRT runs its own flatbuffer verifier, but not these
 semantic checks, and some kernels trust them (a fuzzer found crashes, see
 ``benchmarks/fuzz_loader.py``).
 
-``onnx_external_data(model_bytes)`` lists the external-data locations of an
-ONNX model's tensors with a minimal protobuf reader (no ``onnx`` package), and
-``check_onnx_external_data(path)`` refuses locations that leave the model's folder.
+``tflite_metadata(model_bytes, name)`` returns the bytes of one ``metadata``
+entry (where the manifest is embedded) and ``buffer_ranges(model_bytes)`` where
+each buffer's data lies in the file, with the same bounded reader.
 
-Both are bounded: at most ``MAX_TABLES`` tables and ``MAX_DEPTH`` levels of
+The walk is bounded: at most ``MAX_TABLES`` tables and ``MAX_DEPTH`` levels of
 nesting are visited, so a hostile file costs at most a few milliseconds.
-Pure Python and ``struct``: no schema package, no TensorFlow.
+Pure Python and ``struct``: no schema package, no TensorFlow. The vtable slots
+below are copied from schema.fbs; tests/test_hostile_files.py checks them
+against LiteRT's generated schema module.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import struct
-from pathlib import Path
 
 from gan_edge.errors import ModelFileError
 
-__all__ = ["verify_tflite", "onnx_external_data", "check_onnx_external_data", "MAX_TENSOR_BYTES"]
+__all__ = ["MAX_TENSOR_BYTES", "SCHEMA_SLOTS", "buffer_ranges", "tflite_metadata", "verify_tflite"]
 
 MAX_TABLES = 200_000
 MAX_DEPTH = 32
@@ -55,10 +56,14 @@ _METADATA = dict(name=0, buffer=1)
 _QUANT = dict(min=0, max=1, scale=2, zero_point=3, details_type=4, details=5, quantized_dimension=6)
 _SIGNATURE = dict(inputs=0, outputs=1, signature_key=2, subgraph_index=4)
 _TENSOR_MAP = dict(name=0, tensor_index=1)
+# The schema's table names -> the slots above, for the test that ties them to the schema.
+SCHEMA_SLOTS = {"Model": _MODEL, "SubGraph": _SUBGRAPH, "Tensor": _TENSOR, "Operator": _OPERATOR,
+                "OperatorCode": _OPCODE, "Buffer": _BUFFER, "Metadata": _METADATA,
+                "QuantizationParameters": _QUANT, "SignatureDef": _SIGNATURE, "TensorMap": _TENSOR_MAP}
 
 
 class _Invalid(Exception):
-    """Raised inside the walk; turned into ModelFileError with the path of tables walked."""
+    """Raised inside a walk; turned into ModelFileError with the path of tables walked."""
 
 
 class _Table:
@@ -188,6 +193,34 @@ def verify_tflite(model_bytes: bytes, *, name: str = "the model", trace: list | 
     ``trace``, if a list, receives ``(byte position, kind)`` of every offset,
     length and scalar read (the fuzzer aims its mutations there).
     """
+    with _walking(model_bytes, name, trace) as (reader, model):
+        _check_model(reader, model)
+
+
+def tflite_metadata(model_bytes: bytes, key: str, *, name: str = "the model") -> bytes | None:
+    """The data of the ``metadata`` entry called ``key``, or None when there is none."""
+    with _walking(model_bytes, name) as (reader, model):
+        buffers = model.tables(_MODEL["buffers"], "buffers")
+        for i, entry in enumerate(model.tables(_MODEL["metadata"], "metadata")):
+            if entry.string(_METADATA["name"], "name") != key.encode():
+                continue
+            index = entry.scalar(_METADATA["buffer"], "I")
+            reader.need(index < len(buffers), f"metadata[{i}].buffer = {index}: only {len(buffers)} buffers")
+            start, end = _buffer_range(reader, buffers[index], f"buffers[{index}]")
+            return reader.buf[start:end]
+    return None
+
+
+def buffer_ranges(model_bytes: bytes, *, name: str = "the model") -> list[tuple[int, int]]:
+    """(start, end) in the file of each buffer's data, in the model's buffer order."""
+    with _walking(model_bytes, name) as (reader, model):
+        return [_buffer_range(reader, b, f"buffers[{i}]")
+                for i, b in enumerate(model.tables(_MODEL["buffers"], "buffers"))]
+
+
+@contextlib.contextmanager
+def _walking(model_bytes: bytes, name: str, trace: list | None = None):
+    """(reader, root table) of a flatbuffer; any fault inside becomes one ModelFileError."""
     buf = bytes(model_bytes) if not isinstance(model_bytes, bytes) else model_bytes
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise ModelFileError(f"{name} is not a TFLite model: no 'TFL3' file identifier at bytes 4..8")
@@ -195,27 +228,29 @@ def verify_tflite(model_bytes: bytes, *, name: str = "the model", trace: list | 
         raise ModelFileError(f"{name} is {len(buf)} bytes: models of 2 GB or more are not supported")
     reader = _Reader(buf, trace)
     try:
-        _check_model(reader, reader.table(reader.follow(0, "root"), "model"))
+        yield reader, reader.table(reader.follow(0, "root"), "model")
     except _Invalid as exc:
         raise ModelFileError(f"{name} is not a valid TFLite model: {exc}") from None
     except struct.error as exc:  # a bound missed above; still a refusal, never a crash
         raise ModelFileError(f"{name} is not a valid TFLite model: {exc}") from None
 
 
+def _buffer_range(r: _Reader, buffer: _Table, where: str) -> tuple[int, int]:
+    offset = buffer.scalar(_BUFFER["offset"], "Q")
+    size = buffer.scalar(_BUFFER["size"], "Q")
+    if offset > 1:  # weights stored after the flatbuffer (models past 2 GB)
+        r.need(offset + size <= len(r.buf), f"{where}: offset {offset} + size {size} leaves the file")
+        return offset, offset + size
+    data = buffer.vector(_BUFFER["data"], 1, "data")
+    return (0, 0) if data is None else (data[0], data[0] + data[1])
+
+
 def _check_model(r: _Reader, model: _Table) -> None:
     need = r.need
     buffers = model.tables(_MODEL["buffers"], "buffers")
     n_buffers = len(buffers)
-    buffer_sizes = []
-    for i, b in enumerate(buffers):
-        data = b.vector(_BUFFER["data"], 1, "data")
-        offset = b.scalar(_BUFFER["offset"], "Q")
-        size = b.scalar(_BUFFER["size"], "Q")
-        if offset > 1:  # weights stored after the flatbuffer (models past 2 GB)
-            need(offset + size <= len(r.buf), f"buffers[{i}]: offset {offset} + size {size} leaves the file")
-            buffer_sizes.append(size)
-        else:
-            buffer_sizes.append(0 if data is None else data[1])
+    buffer_sizes = [end - start for start, end in (_buffer_range(r, b, f"buffers[{i}]")
+                                                   for i, b in enumerate(buffers))]
     codes = []
     for i, code in enumerate(model.tables(_MODEL["operator_codes"], "operator_codes")):
         deprecated = code.scalar(_OPCODE["deprecated_builtin_code"], "b")
@@ -355,132 +390,3 @@ def _check_tensor(r: _Reader, tensor: _Table, where: str, buffer_sizes: list[int
                      f"{where}: {len(scale)} per-channel scales on dimension {axis} of shape {list(shape)}")
     is_variable = tensor.scalar(_TENSOR["is_variable"], "B")
     return bool(size) or bool(is_variable) or elements == 0
-
-
-def _onnx_fields(buf: bytes, start: int, end: int):
-    """Yield (field number, wire type, value or (start, end)) of one protobuf message."""
-    pos = start
-    while pos < end:
-        key, pos = _varint(buf, pos, end)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos, end)
-            yield field, wire, value
-        elif wire == 1:
-            pos += 8
-        elif wire == 2:
-            length, pos = _varint(buf, pos, end)
-            if length > end - pos:
-                raise _Invalid(f"a field of {length} bytes at byte {pos} leaves the file")
-            yield field, wire, (pos, pos + length)
-            pos += length
-        elif wire == 5:
-            pos += 4
-        else:
-            raise _Invalid(f"protobuf wire type {wire} at byte {pos}")
-        if pos > end:
-            raise _Invalid(f"a field at byte {pos} leaves the message")
-
-
-def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Invalid(f"bad varint at byte {pos}")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos
-
-
-# ModelProto.graph=7; GraphProto: node=1, initializer=5, sparse_initializer=15;
-# NodeProto.attribute=5; AttributeProto: t=5, g=6, tensors=10, graphs=11, sparse_tensor=22,
-# sparse_tensors=23; SparseTensorProto: values=1, indices=2; TensorProto: external_data=13,
-# data_location=14; StringStringEntryProto: key=1, value=2.
-def onnx_external_data(model_bytes: bytes) -> list[str]:
-    """The ``location`` of every tensor whose data lives outside an ONNX model, or []."""
-    buf = bytes(model_bytes)
-    found: list[str] = []
-    budget = [MAX_TABLES]
-
-    def tensor(start: int, end: int) -> None:
-        locations, external = [], False
-        for field, wire, value in _onnx_fields(buf, start, end):
-            if field == 13 and wire == 2:
-                entry = {f: bytes(buf[v[0]:v[1]]) for f, w, v in _onnx_fields(buf, *value) if w == 2}
-                if entry.get(1) == b"location":
-                    locations.append(entry.get(2, b"").decode("utf-8", "replace"))
-            elif field == 14 and wire == 0 and value == 1:
-                external = True
-        # EXTERNAL without a location is reported as "", which the check refuses.
-        found.extend(locations or ([""] if external else []))
-
-    def sparse(start: int, end: int) -> None:
-        for field, wire, value in _onnx_fields(buf, start, end):
-            if field in (1, 2) and wire == 2:
-                tensor(*value)
-
-    def graph(start: int, end: int, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise _Invalid(f"graphs nested deeper than {MAX_DEPTH}")
-        for field, wire, value in _onnx_fields(buf, start, end):
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise _Invalid(f"more than {MAX_TABLES} graph entries")
-            if wire != 2:
-                continue
-            if field == 5:
-                tensor(*value)
-            elif field == 15:
-                sparse(*value)
-            elif field == 1:
-                for f, w, v in _onnx_fields(buf, *value):
-                    if f == 5 and w == 2:
-                        attribute(*v, depth)
-
-    def attribute(start: int, end: int, depth: int) -> None:
-        for field, wire, value in _onnx_fields(buf, start, end):
-            if wire != 2:
-                continue
-            if field in (5, 10):
-                tensor(*value)
-            elif field in (22, 23):
-                sparse(*value)
-            elif field in (6, 11):
-                graph(*value, depth + 1)
-
-    try:
-        for field, wire, value in _onnx_fields(buf, 0, len(buf)):
-            if field == 7 and wire == 2:
-                graph(*value, 0)
-    except _Invalid as exc:
-        raise ModelFileError(f"not a valid ONNX model: {exc}") from None
-    return found
-
-
-def check_onnx_external_data(path: str | os.PathLike, model_bytes: bytes | None = None) -> None:
-    """Refuse an ONNX model whose external data would be read from outside its folder."""
-    path = Path(path)
-    data = path.read_bytes() if model_bytes is None else model_bytes
-    folder = path.resolve().parent
-    for location in onnx_external_data(data):
-        bad = (
-            not location
-            or "\x00" in location
-            or os.path.isabs(location)
-            or location.startswith(("/", "\\"))
-            or (len(location) > 1 and location[1] == ":")  # a Windows drive
-            or ".." in location.replace("\\", "/").split("/")
-        )
-        if not bad:
-            try:
-                (folder / location).resolve().relative_to(folder)
-            except (ValueError, OSError, RuntimeError):
-                bad = True  # a symlink out of the folder, or a loop
-        if bad:
-            raise ModelFileError(
-                f"{path.name} reads tensor data from {location!r}, outside its folder {folder}: "
-                f"refused; keep external data files beside the model and name them relatively"
-            )
