@@ -387,7 +387,7 @@ def summarize(report: dict) -> str:
     lines = []
     total = Counter(r["outcome"] for r in results)
     header = (f"{'backend':16s} {'manifest':9s} " + " ".join(f"{o:>12s}" for o in OUTCOMES)
-              + f" {'files':>6s} {'weights refused':>16s}")
+              + f" {'loads':>6s} {'weights refused':>16s}")
     lines += [header, "-" * len(header)]
     groups: dict[tuple, list] = {}
     for r in results:
@@ -430,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per file")
-    parser.add_argument("--raw", action="store_true", help="skip gan_edge's structural checks (what the runtimes alone do)")
+    parser.add_argument("--raw", action="store_true",
+                        help="skip gan_edge's structural checks (what the runtimes alone do)")
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--keep", type=Path, help="copy files that crashed, hung or raised a non-gan_edge error here")
     args = parser.parse_args(argv)

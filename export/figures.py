@@ -76,7 +76,7 @@ def plot_fidelity_images(reference: np.ndarray, artifacts: Mapping[str, np.ndarr
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from training.image_grid import tile
+    from gan_edge.png import image_grid
 
     count = IMAGE_GRID * IMAGE_GRID
     panels = {"float generator": reference, **artifacts}
@@ -86,7 +86,7 @@ def plot_fidelity_images(reference: np.ndarray, artifacts: Mapping[str, np.ndarr
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax, (title, images) in zip(axes.flat, panels.items()):
-        ax.imshow(tile(np.asarray(images[:count]), IMAGE_GRID), cmap="gray", vmin=0, vmax=255,
+        ax.imshow(image_grid(np.asarray(images[:count]), columns=IMAGE_GRID, gap=0), cmap="gray", vmin=0, vmax=255,
                   interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()

@@ -13,12 +13,14 @@ from gan_edge.errors import InputError
 __all__ = ["encode_png", "image_grid"]
 
 
-def image_grid(images: np.ndarray, *, low: float = -1.0, high: float = 1.0, gap: int = 2) -> np.ndarray:
-    """Tile (n, h, w, 1) images with values in [low, high] into one uint8 grayscale image."""
+def image_grid(images: np.ndarray, *, low: float = -1.0, high: float = 1.0, gap: int = 2,
+               columns: int | None = None) -> np.ndarray:
+    """Tile (n, h, w, 1) images with values in [low, high] into one uint8 grayscale image
+    (0 black), ``columns`` wide (default: a square), ``gap`` black pixels between them."""
     if images.ndim != 4 or images.shape[-1] != 1 or len(images) == 0:
         raise InputError(f"images must have shape (n, height, width, 1) with n >= 1, got {images.shape}")
     n, h, w, _ = images.shape
-    columns = math.ceil(math.sqrt(n))
+    columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     grid = np.zeros((rows * (h + gap) + gap, columns * (w + gap) + gap), dtype=np.uint8)
     pixels = np.clip((images[..., 0] - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)

@@ -3,30 +3,15 @@ panels of such grids (ProGAN's samples at each resolution)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_path
+from gan_edge.png import image_grid
 
-__all__ = ["tile", "write_grid", "write_panels"]
-
-
-def tile(images: np.ndarray, columns: int | None = None) -> np.ndarray:
-    """(n, h, w, 1) images in [-1, 1] -> one (rows*h, columns*w) uint8 image, 0 = black."""
-    if images.ndim != 4 or images.shape[-1] != 1 or len(images) == 0:
-        raise InputError(f"images must have shape (n, h, w, 1) with n >= 1, got {images.shape}")
-    n, h, w, _ = images.shape
-    columns = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    canvas = np.zeros((rows * h, columns * w), dtype=np.uint8)
-    pixels = np.clip((images[..., 0] + 1.0) * 127.5, 0, 255).astype(np.uint8)
-    for i, image in enumerate(pixels):
-        r, c = divmod(i, columns)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = image
-    return canvas
+__all__ = ["write_grid", "write_panels"]
 
 
 def write_grid(images: np.ndarray, path: str | Path, title: str, labels: list[str] | None = None) -> Path:
@@ -34,7 +19,7 @@ def write_grid(images: np.ndarray, path: str | Path, title: str, labels: list[st
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    canvas = tile(images)
+    canvas = image_grid(images, gap=0)
     figure = Figure(figsize=(6, 6.4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -65,7 +50,8 @@ def write_panels(panels: dict[str, np.ndarray], path: str | Path, title: str, co
     FigureCanvasAgg(figure)
     for i, (label, images) in enumerate(panels.items()):
         axes = figure.add_subplot(1, len(panels), i + 1)
-        axes.imshow(tile(images, columns), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        grid = image_grid(images, columns=columns, gap=0)
+        axes.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         axes.set_axis_off()
         axes.set_title(label)
     figure.suptitle(title)

@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from gan_edge.latent import sample_latent
 from training import figures
-from training.image_grid import tile, write_grid, write_panels
+from gan_edge.png import image_grid
+from training.image_grid import write_grid, write_panels
 from training.metrics.mnist import class_entropy, classes_covered, evaluate, load_or_train_classifier
 
 logger = logging.getLogger("gan_edge.training")
@@ -164,7 +165,7 @@ class MnistEvaluator:
         if epoch in self.grid_epochs:
             grid = images[:GRID_SIZE]
             write_grid(grid, self.run.figures / f"samples_epoch_{epoch:04d}.png", f"epoch {epoch}")
-            tf.summary.image("samples", tile(grid)[None, :, :, None], step=epoch)
+            tf.summary.image("samples", image_grid(grid, gap=0)[None, :, :, None], step=epoch)
         return record
 
     def finish(self, records: list[dict]) -> None:
