@@ -79,7 +79,8 @@ def main() -> int:
     parser.add_argument("--latents", type=int, default=8, help="fixed latents per core for the table (default 8)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    export_dir = export(args.run_dir)
+    # Absolute: the board's Makefile runs in firmware_examples/mcu and reads MODULE_DIR from there.
+    export_dir = export(args.run_dir.resolve())
     module_dir, model = export_dir / "c", export_dir / "generator_int8.tflite"
     args.results.mkdir(parents=True, exist_ok=True)
 
