@@ -8,8 +8,9 @@
 3. the sidecar manifest, if there is one: its sha256 must be the bytes' (a model
    changed after export stops here);
 4. the structure: the .tflite flatbuffer walked by gan_edge.tflite_file, the .onnx
-   protobuf's external-data paths by gan_edge.onnx_file; LiteRT and ONNX Runtime
-   trust what these check, and a fuzzer crashed them without it;
+   protobuf's external-data paths and float weights by gan_edge.onnx_file (no NaN or
+   inf); LiteRT and ONNX Runtime trust what these check, and a fuzzer crashed them
+   without it;
 5. without a sidecar, the manifest embedded in the model, whose content hash must
    match the bytes: a changed weight is caught with or without the sidecar.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from gan_edge.errors import ManifestError, ModelFileError
 from gan_edge.manifest import METADATA_KEY, Manifest, manifest_path, read_embedded, read_sidecar
-from gan_edge.onnx_file import check_onnx_external_data, onnx_external_data, onnx_metadata
+from gan_edge.onnx_file import check_onnx_external_data, check_onnx_weights, onnx_external_data, onnx_metadata
 from gan_edge.tflite_file import tflite_metadata, verify_tflite
 
 __all__ = ["MODEL_FORMATS", "Artifact", "check_model_file", "open_artifact", "read_manifest"]
@@ -85,6 +86,7 @@ def open_artifact(model_path: str | os.PathLike, *, need_manifest: bool = True) 
             embedded = tflite_metadata(data, METADATA_KEY, name=path.name)
         else:
             check_onnx_external_data(path, data)
+            check_onnx_weights(data)
             embedded = onnx_metadata(data, METADATA_KEY)
     except ModelFileError as exc:
         raise ModelFileError(f"cannot load {path}: {exc}") from None

@@ -2,7 +2,8 @@
 
 ``onnx_external_data(model_bytes)`` lists the external-data locations of the
 model's tensors and ``check_onnx_external_data(path)`` refuses locations that
-leave the model's folder (ONNX Runtime would read any file they name).
+leave the model's folder (ONNX Runtime would read any file they name);
+``check_onnx_weights`` refuses float weights that hold NaN or inf.
 ``onnx_metadata(model_bytes, key)`` returns one ``metadata_props`` value (where
 the manifest is embedded) and ``initializer_ranges(model_bytes)`` where the
 weights' raw data lies in the file.
@@ -17,9 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from gan_edge.errors import ModelFileError
 
-__all__ = ["check_onnx_external_data", "initializer_ranges", "onnx_external_data", "onnx_metadata"]
+__all__ = ["check_onnx_external_data", "check_onnx_weights", "initializer_ranges", "onnx_external_data",
+           "onnx_metadata"]
 
 MAX_ENTRIES = 200_000
 MAX_DEPTH = 32
@@ -174,6 +178,32 @@ def onnx_metadata(model_bytes: bytes, key: str) -> str | None:
     except UnicodeDecodeError as exc:
         raise ModelFileError(f"the ONNX metadata entry {key!r} is not UTF-8: {exc}") from None
     return None
+
+
+# TensorProto.data_type codes of the float types -> little-endian numpy dtypes (raw_data).
+_FLOAT_TYPES = {1: np.dtype("<f4"), 10: np.dtype("<f2"), 11: np.dtype("<f8")}
+
+
+def check_onnx_weights(model_bytes: bytes) -> None:
+    """Refuse float initializers that hold NaN or inf: a trained generator has none, and
+    one that does would answer NaN for every sample."""
+    buf = bytes(model_bytes)
+    try:
+        for field, wire, value in _onnx_fields(buf, 0, len(buf)):
+            if field != 7 or wire != 2:
+                continue
+            for f, w, v in _onnx_fields(buf, *value):
+                if f != 5 or w != 2:
+                    continue
+                fields = list(_onnx_fields(buf, *v))
+                dtype = _FLOAT_TYPES.get(next((x for tf, tw, x in fields if tf == 2 and tw == 0), 0))
+                data = [r for tf, tw, r in fields if tw == 2 and (tf == 9 or (tf == 4 and dtype == _FLOAT_TYPES[1]))]
+                for start, end in data if dtype is not None else ():
+                    values = np.frombuffer(buf, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
+                    if not np.isfinite(values).all():
+                        raise _Invalid(f"an initializer at byte {start} holds NaN or inf")
+    except _Invalid as exc:
+        raise ModelFileError(f"not a valid ONNX model: {exc}") from None
 
 
 def initializer_ranges(model_bytes: bytes) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ each buffer's data lies in the file, with the same bounded reader.
 
 The walk is bounded: at most ``MAX_TABLES`` tables and ``MAX_DEPTH`` levels of
 nesting are visited, so a hostile file costs at most a few milliseconds.
-Pure Python and ``struct``: no schema package, no TensorFlow. The vtable slots
+Pure Python, ``struct`` and numpy: no schema package, no TensorFlow. The vtable slots
 below are copied from schema.fbs; tests/test_hostile_files.py checks them
 against LiteRT's generated schema module.
 """
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import struct
+
+import numpy as np
 
 from gan_edge.errors import ModelFileError
 
@@ -39,6 +41,8 @@ MAX_RANK = 8
 _TYPE_BITS = (32, 16, 32, 8, 64, None, 8, 16, 64, 8, 64, 128, 64, None, None, 32, 16, 4, 16, 2, 4, 8, 8)
 _MAX_BUILTIN_CODE = 255  # the schema has ~210 today; a corrupt code is far larger
 _MAX_UNION_TYPE = 255
+# TensorType codes of the float types -> their little-endian numpy dtypes.
+_FLOAT_TYPES = {0: np.dtype("<f4"), 1: np.dtype("<f2"), 10: np.dtype("<f8")}
 
 # Field indices (vtable slots) of the tables the checks read, from schema.fbs.
 _MODEL = dict(version=0, operator_codes=1, subgraphs=2, description=3, buffers=4,
@@ -249,8 +253,7 @@ def _check_model(r: _Reader, model: _Table) -> None:
     need = r.need
     buffers = model.tables(_MODEL["buffers"], "buffers")
     n_buffers = len(buffers)
-    buffer_sizes = [end - start for start, end in (_buffer_range(r, b, f"buffers[{i}]")
-                                                   for i, b in enumerate(buffers))]
+    ranges = [_buffer_range(r, b, f"buffers[{i}]") for i, b in enumerate(buffers)]
     codes = []
     for i, code in enumerate(model.tables(_MODEL["operator_codes"], "operator_codes")):
         deprecated = code.scalar(_OPCODE["deprecated_builtin_code"], "b")
@@ -270,7 +273,7 @@ def _check_model(r: _Reader, model: _Table) -> None:
         need(index < n_buffers, f"metadata[{i}].buffer = {index}: only {n_buffers} buffers")
     n_tensors = []
     for s, subgraph in enumerate(subgraphs):
-        n_tensors.append(_check_subgraph(r, subgraph, s, buffer_sizes, len(codes)))
+        n_tensors.append(_check_subgraph(r, subgraph, s, ranges, len(codes)))
     for i, sig in enumerate(model.tables(_MODEL["signature_defs"], "signature_defs")):
         sig.string(_SIGNATURE["signature_key"], "signature_key")
         index = sig.scalar(_SIGNATURE["subgraph_index"], "I")
@@ -282,13 +285,13 @@ def _check_model(r: _Reader, model: _Table) -> None:
                 need(t < n_tensors[index], f"signature_defs[{i}].{side}[{j}] = tensor {t}: only {n_tensors[index]}")
 
 
-def _check_subgraph(r: _Reader, subgraph: _Table, s: int, buffer_sizes: list[int], n_codes: int) -> int:
+def _check_subgraph(r: _Reader, subgraph: _Table, s: int, ranges: list[tuple[int, int]], n_codes: int) -> int:
     need = r.need
     tensors = subgraph.tables(_SUBGRAPH["tensors"], "tensors")
     n = len(tensors)
     # Tensors that hold a value before any operator runs: constants, variables, empty ones.
     ready = {t for t, tensor in enumerate(tensors)
-             if _check_tensor(r, tensor, f"subgraphs[{s}].tensors[{t}]", buffer_sizes)}
+             if _check_tensor(r, tensor, f"subgraphs[{s}].tensors[{t}]", ranges)}
     subgraph.string(_SUBGRAPH["name"], "name")
 
     def indices(values: tuple, where: str, optional: bool) -> None:
@@ -337,7 +340,7 @@ def _check_subgraph(r: _Reader, subgraph: _Table, s: int, buffer_sizes: list[int
     return n
 
 
-def _check_tensor(r: _Reader, tensor: _Table, where: str, buffer_sizes: list[int]) -> bool:
+def _check_tensor(r: _Reader, tensor: _Table, where: str, ranges: list[tuple[int, int]]) -> bool:
     """Check one tensor; True if it holds a value before any operator runs."""
     need = r.need
     shape = tensor.ints(_TENSOR["shape"], "i", "shape")
@@ -360,8 +363,15 @@ def _check_tensor(r: _Reader, tensor: _Table, where: str, buffer_sizes: list[int
     need(nbytes is None or nbytes <= MAX_TENSOR_BYTES,
          f"{where}: shape {list(shape)} needs {nbytes} bytes, more than {MAX_TENSOR_BYTES}")
     index = tensor.scalar(_TENSOR["buffer"], "I")
-    need(index < len(buffer_sizes), f"{where}.buffer = {index}: the model has {len(buffer_sizes)} buffers")
-    size = buffer_sizes[index]
+    need(index < len(ranges), f"{where}.buffer = {index}: the model has {len(ranges)} buffers")
+    start, end = ranges[index]
+    size = end - start
+    if size and ttype in _FLOAT_TYPES:
+        # A trained generator has no NaN or inf weights (training refuses them); one that
+        # does would run and answer NaN for every sample.
+        values = np.frombuffer(r.buf, dtype=_FLOAT_TYPES[ttype], count=size // _FLOAT_TYPES[ttype].itemsize,
+                               offset=start)
+        need(bool(np.isfinite(values).all()), f"{where}: its constant data holds NaN or inf")
     if size and nbytes is not None:
         need(size == nbytes, f"{where}: shape {list(shape)} needs {nbytes} bytes of data, its buffer has {size}")
     tensor.string(_TENSOR["name"], "name")

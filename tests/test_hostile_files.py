@@ -219,3 +219,62 @@ def test_litert_message_keeps_a_call_trace_last_line():
     trace = ("CompiledModel error: code=3, message=ERROR: [./litert/cc/litert_compiled_model.h:2138]\n"
              "└ ERROR: [./litert/cc/litert_compiled_model.h:562]\n└ Failed to allocate tensors")
     assert litert_message(RuntimeError(trace), last_line=True) == "Failed to allocate tensors"
+
+
+# --- what the fuzzer found on the DCGAN's exports -------------------------------------------
+
+
+def _with_tflite_tensor(blob: bytes, change) -> bytes:
+    """``blob`` rebuilt after ``change(model, graph)`` edits its object tree."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(blob, 0))
+    change(model, model.subgraphs[0])
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_compiled_model_refuses_a_declared_shape_its_op_does_not_compute(runtime_models, tmp_path):
+    """CompiledModel sizes buffers from declared shapes: a wrong output shape aborted the process."""
+    from gan_edge.backends import open_backend
+
+    def narrow_output(model, graph):
+        graph.tensors[graph.outputs[0]].shape = np.array([1, 1], dtype=np.int32)
+
+    path = tmp_path / "narrow.tflite"
+    path.write_bytes(_with_tflite_tensor(runtime_models.tflite_static1, narrow_output))
+    with pytest.raises(ModelFileError, match=r"narrow.tflite: tensor \d+ \(.*\) declares shape \[1, 1\] "
+                                             r"but its op computes \[1, 2\]"):
+        open_backend("litert-compiled", path)
+    assert open_backend("litert", path).run(np.zeros((1, 4), np.float32)).shape == (1, 2)
+
+
+def test_float_weights_that_hold_nan_are_refused(runtime_models, tmp_path):
+    from gan_edge.backends import open_backend
+
+    def poison(model, graph):
+        weights = next(b for b in model.buffers if b.data is not None and len(b.data) >= 64)
+        values = np.frombuffer(bytes(weights.data), dtype="<f4").copy()
+        values[3] = np.nan
+        weights.data = np.frombuffer(values.tobytes(), dtype=np.uint8)
+
+    path = tmp_path / "nan.tflite"
+    path.write_bytes(_with_tflite_tensor(runtime_models.tflite_float32, poison))
+    with pytest.raises(ModelFileError, match=r"cannot load .*nan.tflite: .*its constant data holds NaN or inf"):
+        open_backend("litert", path)
+
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(runtime_models.onnx)
+    initializer = next(t for t in model.graph.initializer if numpy_helper.to_array(t).size >= 8)
+    values = numpy_helper.to_array(initializer).copy()
+    values.flat[0] = np.inf
+    initializer.CopyFrom(numpy_helper.from_array(values, initializer.name))
+    path = tmp_path / "inf.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelFileError, match=r"cannot load .*inf.onnx: not a valid ONNX model: an initializer "
+                                             r"at byte \d+ holds NaN or inf"):
+        open_backend("onnxruntime", path)

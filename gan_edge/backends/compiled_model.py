@@ -108,6 +108,34 @@ def _tflite_io(model_bytes: bytes):
     return sides
 
 
+def _check_declared_shapes(artifact: Artifact) -> None:
+    """Refuse a model whose tensors declare shapes other than their ops compute.
+
+    CompiledModel sizes its buffers from the shapes the file declares, and its kernels
+    write what the ops compute: a fuzzed output shape of [1, 28, 3, 1] under a 28x28
+    DEPTH_TO_SPACE aborted the process. The Interpreter computes every shape when it
+    allocates, so it is the reference (milliseconds, once per load).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_content=artifact.data)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"LiteRT cannot load {artifact.path}: {litert_message(exc)}") from None
+    graph = schema.Model.GetRootAs(artifact.data, 0).Subgraphs(0)
+    for detail in interpreter.get_tensor_details():
+        tensor = graph.Tensors(detail["index"])
+        declared = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
+        computed = tuple(int(d) for d in detail["shape"])
+        if declared != computed:
+            raise ModelFileError(
+                f"LiteRT cannot compile {artifact.path.name}: tensor {detail['index']} "
+                f"({detail['name']}) declares shape {list(declared)} but its op computes {list(computed)}"
+            )
+
+
 class CompiledModelBackend(Backend):
     name = "litert-compiled"
     format = "tflite"
@@ -129,6 +157,7 @@ class CompiledModelBackend(Backend):
                 f"backend 'litert-compiled' needs a static-batch model, {self._path.name} has "
                 f"input shape {self._in_shape}: export it with `gan-edge export RUN_DIR --batch 1`"
             )
+        _check_declared_shapes(artifact)
         if "npu" in self.accelerator:
             reason = _npu_library_error()
             if reason is not None:
