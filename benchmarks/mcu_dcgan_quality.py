@@ -43,6 +43,7 @@ from export import export_run  # noqa: E402
 from export.source import load_generator  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
 from progan_vs_dcgan import train_for  # noqa: E402
+from training.config import default_config  # noqa: E402
 from training.evaluate import evaluate_generator  # noqa: E402
 from training.image_grid import write_panels  # noqa: E402
 
@@ -104,8 +105,9 @@ def main() -> int:
         if args.resume:
             run = continue_for(folder, args.cpu_minutes * 60)
         else:
-            overrides = _merged(_preset_overrides(preset), extra)
-            run = train_for("dcgan", {**overrides, "epochs": 1_000_000, "eval_every": 1_000_000},
+            # The preset with --overrides on top, as TrainConfig.with_overrides merges them.
+            settings = default_config("dcgan", preset).with_overrides(extra).to_dict()
+            run = train_for("dcgan", {**settings, "epochs": 1_000_000, "eval_every": 1_000_000},
                             args.cpu_minutes * 60, folder)
         (folder / BUDGET_FILE).write_text(json.dumps({k: run[k] for k in ("rounds", "images", "cpu_minutes")}))
         config = run["config"]
@@ -182,23 +184,6 @@ def continue_for(folder: Path, cpu_seconds: float) -> dict:
     return {"config": config, "rounds": spent["rounds"] + rounds, "images": spent["images"] + rounds * config.batch_size,
             "cpu_minutes": spent["cpu_minutes"] + (time.process_time() - cpu) / 60,
             "wall_minutes": (time.perf_counter() - wall) / 60}
-
-
-def _merged(base: dict, extra: dict) -> dict:
-    """``extra`` over ``base``, objects (the optimizers) merged one level deep."""
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _preset_overrides(preset: str) -> dict:
-    from training.config import PRESETS
-
-    return dict(PRESETS["dcgan"][preset])
 
 
 if __name__ == "__main__":

@@ -118,6 +118,13 @@ def _per_tensor(t: _Tensor, what: str) -> tuple[float, int]:
     return float(t.scales[0]), int(t.zero_points[0])
 
 
+def _int8_activations(schema, x: _Tensor, y: _Tensor, where: str) -> tuple[tuple[float, int], tuple[float, int]]:
+    """The (scale, zero point) of an op's int8 input and output; any other type is refused."""
+    if x.dtype != schema.TensorType.INT8 or y.dtype != schema.TensorType.INT8:
+        raise UnsupportedModelError(f"{where}: only int8 activations are supported")
+    return _per_tensor(x, "input"), _per_tensor(y, "output")
+
+
 def _activation_range(schema, fused: int, scale: float, zp: int, op: str) -> tuple[int, int]:
     """TFLite's CalculateActivationRangeQuantized for int8."""
     act = schema.ActivationFunctionType
@@ -159,8 +166,7 @@ def _fully_connected(schema, op, tensors, index) -> _Layer:
         raise UnsupportedModelError(
             f"{where}: only batch 1 is supported: input {x.shape} and output {y.shape} against weights "
             f"{w.shape}; export with a dynamic batch (the default) or --batch 1")
-    in_scale, in_zp = _per_tensor(x, "input")
-    out_scale, out_zp = _per_tensor(y, "output")
+    (in_scale, in_zp), (out_scale, out_zp) = _int8_activations(schema, x, y, where)
     weights = w.data.astype(np.int8)
     bias = b.data.astype(np.int64) if b is not None else np.zeros(out_dim, np.int64)
 
@@ -201,10 +207,7 @@ def _fully_connected(schema, op, tensors, index) -> _Layer:
 def _leaky_relu(schema, op, tensors, index) -> _Layer:
     where = f"op {index} (LEAKY_RELU)"
     x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
-    if x.dtype != schema.TensorType.INT8 or y.dtype != schema.TensorType.INT8:
-        raise UnsupportedModelError(f"{where}: only int8 is supported")
-    in_scale, in_zp = _per_tensor(x, "input")
-    out_scale, out_zp = _per_tensor(y, "output")
+    (in_scale, in_zp), (out_scale, out_zp) = _int8_activations(schema, x, y, where)
     alpha = _f32(op.builtinOptions.alpha)
     # TFLM's CalculateOpDataLeakyRelu: both quotients in float32, then widened.
     m_alpha, s_alpha = quantize_multiplier(float(np.float64(_f32(in_scale) * alpha / _f32(out_scale))))
@@ -230,8 +233,6 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
     o = op.builtinOptions
     if w.dtype != schema.TensorType.INT8 or w.data is None or len(w.shape) != 4:
         raise UnsupportedModelError(f"{where}: weights must be a constant 4-D int8 tensor (OHWI)")
-    if x.dtype != schema.TensorType.INT8 or y.dtype != schema.TensorType.INT8:
-        raise UnsupportedModelError(f"{where}: only int8 activations are supported")
     if (o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor) != (1, 1, 1, 1):
         raise UnsupportedModelError(f"{where}: only stride 1 without dilation is supported, got stride "
                                     f"({o.strideH}, {o.strideW}) dilation ({o.dilationHFactor}, {o.dilationWFactor})")
@@ -251,8 +252,7 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
         out_h, out_w, pad_h, pad_w = h - kh + 1, wd - kw + 1, 0, 0
     if tuple(y.shape) != (1, out_h, out_w, cout):
         raise UnsupportedModelError(f"{where}: output {y.shape} does not match input {x.shape} and weights {w.shape}")
-    in_scale, in_zp = _per_tensor(x, "input")
-    out_scale, out_zp = _per_tensor(y, "output")
+    (in_scale, in_zp), (out_scale, out_zp) = _int8_activations(schema, x, y, where)
     if len(w.scales) not in (1, cout):
         raise UnsupportedModelError(f"{where}: {len(w.scales)} weight scales for {cout} output channels")
     scales = w.scales if len(w.scales) == cout else np.repeat(w.scales, cout)
@@ -292,10 +292,7 @@ def _lookup(name: str):
 
         where = f"op {index} ({name})"
         x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
-        if x.dtype != schema.TensorType.INT8 or y.dtype != schema.TensorType.INT8:
-            raise UnsupportedModelError(f"{where}: only int8 is supported")
-        in_scale, in_zp = _per_tensor(x, "input")
-        out_scale, out_zp = _per_tensor(y, "output")
+        (in_scale, in_zp), (out_scale, out_zp) = _int8_activations(schema, x, y, where)
         if name == "LOGISTIC" and out_zp != -128:
             raise UnsupportedModelError(f"{where}: TFLM needs the output zero point -128, got {out_zp}")
         try:

@@ -383,10 +383,10 @@ def content_sha256(model_bytes: bytes, digest: str) -> str | None:
     other byte (the graph, the weights, the rest of the manifest) covered. None when
     the digest is not in the file exactly once (a changed or foreign manifest).
     """
-    marker = content_hash_marker(digest)
-    if bytes(model_bytes).count(marker) != 1:
+    data, marker = bytes(model_bytes), content_hash_marker(digest)
+    if data.count(marker) != 1:
         return None
-    return hashlib.sha256(bytes(model_bytes).replace(marker, content_hash_marker(UNSTAMPED))).hexdigest()
+    return hashlib.sha256(data.replace(marker, content_hash_marker(UNSTAMPED))).hexdigest()
 
 
 def _from_dict_at(data: Any, where: str) -> Manifest:

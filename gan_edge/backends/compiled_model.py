@@ -27,7 +27,7 @@ import numpy as np
 
 from gan_edge.artifact import Artifact
 from gan_edge.backends import Backend, QuantParams, check_threads
-from gan_edge.backends.litert import litert_message
+from gan_edge.backends.litert import _quant, _shape, litert_message
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.io import quiet_native_stderr
 
@@ -78,62 +78,44 @@ def _npu_library_error() -> str | None:
     return None
 
 
-def _tflite_io(model_bytes: bytes):
-    """(input, output) tensors of subgraph 0 as (shape_signature, dtype, QuantParams|None)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    types = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT8: np.int8}
-    try:
-        graph = schema.Model.GetRootAs(model_bytes, 0).Subgraphs(0)
-        sides = []
-        for indices in (graph.InputsAsNumpy(), graph.OutputsAsNumpy()):
-            if len(indices) != 1:
-                raise ModelFileError(
-                    f"the model has {graph.InputsLength()} inputs and {graph.OutputsLength()} "
-                    f"outputs: expected a generator with 1 input (the latent) and 1 output"
-                )
-            tensor = graph.Tensors(int(indices[0]))
-            signature = tensor.ShapeSignatureAsNumpy() if tensor.ShapeSignatureLength() else tensor.ShapeAsNumpy()
-            if tensor.Type() not in types:
-                raise ModelFileError(f"tensor {tensor.Name()!r} has TFLite type {tensor.Type()}: expected float32 or int8")
-            q = tensor.Quantization()
-            quant = None
-            if q is not None and q.ScaleLength() == 1 and q.Scale(0) != 0.0:
-                quant = QuantParams(float(q.Scale(0)), int(q.ZeroPoint(0)))
-            sides.append((tuple(None if d < 0 else int(d) for d in signature), np.dtype(types[tensor.Type()]), quant))
-    except ModelFileError:
-        raise
-    except Exception as exc:  # a corrupt flatbuffer fails anywhere in the generated code
-        raise ModelFileError(f"cannot parse the TFLite flatbuffer: {exc!r}") from None
-    return sides
-
-
-def _check_declared_shapes(artifact: Artifact) -> None:
-    """Refuse a model whose tensors declare shapes other than their ops compute.
+def _static_io(artifact: Artifact):
+    """(input, output) of the model as (shape, dtype, QuantParams | None), after refusing a
+    model whose tensors declare shapes other than their ops compute.
 
     CompiledModel sizes its buffers from the shapes the file declares, and its kernels
     write what the ops compute: a fuzzed output shape of [1, 28, 3, 1] under a 28x28
-    DEPTH_TO_SPACE aborted the process. The Interpreter computes every shape when it
-    allocates, so it is the reference (milliseconds, once per load).
+    DEPTH_TO_SPACE aborted the process. LiteRT's Interpreter shows the declared shapes
+    until it allocates and the computed ones after (milliseconds, once per load).
     """
-    from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.interpreter import Interpreter
 
     try:
         interpreter = Interpreter(model_content=artifact.data)
+        declared = {d["index"]: [int(n) for n in d["shape"]] for d in interpreter.get_tensor_details()}
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelFileError(f"LiteRT cannot load {artifact.path}: {litert_message(exc)}") from None
-    graph = schema.Model.GetRootAs(artifact.data, 0).Subgraphs(0)
     for detail in interpreter.get_tensor_details():
-        tensor = graph.Tensors(detail["index"])
-        declared = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-        computed = tuple(int(d) for d in detail["shape"])
-        if declared != computed:
+        computed = [int(n) for n in detail["shape"]]
+        if computed != declared[detail["index"]]:
             raise ModelFileError(
-                f"LiteRT cannot compile {artifact.path.name}: tensor {detail['index']} "
-                f"({detail['name']}) declares shape {list(declared)} but its op computes {list(computed)}"
+                f"LiteRT cannot compile {artifact.path.name}: tensor {detail['index']} ({detail['name']}) "
+                f"declares shape {declared[detail['index']]} but its op computes {computed}"
             )
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelFileError(
+            f"{artifact.path} has {len(inputs)} inputs and {len(outputs)} outputs: expected a generator "
+            f"with 1 input (the latent) and 1 output"
+        )
+    sides = []
+    for detail in (inputs[0], outputs[0]):
+        dtype = np.dtype(detail["dtype"])
+        if dtype not in _DTYPE_NAMES:
+            raise ModelFileError(f"tensor {detail['name']!r} of {artifact.path.name} is {dtype}: "
+                                 f"expected float32 or int8")
+        sides.append((_shape(detail), dtype, _quant(detail)))
+    return sides
 
 
 class CompiledModelBackend(Backend):
@@ -150,14 +132,13 @@ class CompiledModelBackend(Backend):
         self._artifact, self._path = artifact, artifact.path
         self._model_bytes = artifact.data  # checked by open_artifact; LiteRT reads weights from it
         (self._in_shape, self._in_dtype, self._in_q), (self._out_shape, self._out_dtype, self._out_q) = (
-            _tflite_io(self._model_bytes)
+            _static_io(artifact)
         )
         if None in self._in_shape or None in self._out_shape:
             raise InputError(
                 f"backend 'litert-compiled' needs a static-batch model, {self._path.name} has "
                 f"input shape {self._in_shape}: export it with `gan-edge export RUN_DIR --batch 1`"
             )
-        _check_declared_shapes(artifact)
         if "npu" in self.accelerator:
             reason = _npu_library_error()
             if reason is not None:
