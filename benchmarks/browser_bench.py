@@ -28,12 +28,13 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, ROOT / "tests"):  # tests/headless.py drives Chromium (not part of the install)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from gan_edge.bench import BenchRow, Timing, bench_model, environment  # noqa: E402
 from gan_edge.cli.bench import format_table  # noqa: E402
-from gan_edge.headless import run_page  # noqa: E402
+from headless import run_page  # noqa: E402
 from gan_edge.macs import count_macs  # noqa: E402
 from gan_edge.web import make_server  # noqa: E402
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from _mnist_bench import ROOT, SHOWN  # first: sys.path, data folder, TensorFlow
 
-from training.config import default_config  # noqa: E402
-from training.evaluate import evaluate_generator  # noqa: E402
-from training.train import train  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.evaluate import evaluate_generator  # noqa: E402
+from gan_edge.training.train import train  # noqa: E402
 
 
 def main() -> int:
@@ -68,7 +68,7 @@ def main() -> int:
     minutes = (time.perf_counter() - started) / 60
 
     generator = result.run.path  # rebuilt from the checkpoint, exactly as export does
-    from export.source import load_generator
+    from gan_edge.export.source import load_generator
 
     trained = load_generator(generator)
     rows = evaluate_generator(lambda z: trained(z).numpy(), config, samples=2000)

@@ -63,11 +63,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from training.config import default_config  # noqa: E402
-from training.data.mnist import load_mnist, to_model_range  # noqa: E402
-from training.loop import FourStepRound  # noqa: E402
-from training.models import model_family  # noqa: E402
-from training.train import build_optimizer, build_round, round_for  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.data.mnist import load_mnist, to_model_range  # noqa: E402
+from gan_edge.training.loop import FourStepRound  # noqa: E402
+from gan_edge.training.models import model_family  # noqa: E402
+from gan_edge.training.train import build_optimizer, build_round, round_for  # noqa: E402
 
 # The project keeps a copy of shared/ beside the repository (the MNIST test split).
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"

@@ -26,8 +26,8 @@ sys.path.insert(0, {root!r})
 import numpy as np, tensorflow as tf
 if {deterministic}:
     tf.config.experimental.enable_op_determinism()
-from training.config import default_config
-from training.train import build_round
+from gan_edge.training.config import default_config
+from gan_edge.training.train import build_round
 config = default_config("dcgan")
 round_ = build_round(config)
 images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (config.batch_size * 64, 28, 28, 1)).astype("float32"))

@@ -34,9 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from export import export_run  # noqa: E402
-from training.config import default_config  # noqa: E402
-from training.train import train  # noqa: E402
+from gan_edge.export import export_run  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.train import train  # noqa: E402
 
 
 def measure(workdir: Path, seed: int, batch_sizes: tuple[int, ...]) -> dict:

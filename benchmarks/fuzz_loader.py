@@ -148,7 +148,7 @@ def weight_ranges(data: bytes, fmt: str) -> list[tuple[int, int]]:
 def rehash(data: bytes, digest: str) -> bytes:
     """``data`` with its embedded content hash recomputed, as a hostile file would carry
     (unchanged when the mutation hit the hash itself)."""
-    from export.embed import stamp_content_hash
+    from gan_edge.export.embed import stamp_content_hash
     from gan_edge.manifest import UNSTAMPED, content_hash_marker
 
     marker = content_hash_marker(digest)

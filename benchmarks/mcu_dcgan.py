@@ -113,10 +113,10 @@ def main() -> int:
     scale = float(re.search(r"#define GAN_OUTPUT_SCALE ([0-9.e+-]+)f", header).group(1))
     zero = int(re.search(r"#define GAN_OUTPUT_ZERO_POINT \((-?\d+)\)", header).group(1))
     images = (board.astype(np.float32) - zero) * scale
-    from training.data.mnist import load_mnist, to_model_range
-    from training.evaluators.mnist import classifier_cache_dir
-    from training.image_grid import write_grid
-    from training.metrics.mnist.classifier import load_or_train_classifier
+    from gan_edge.training.data.mnist import load_mnist, to_model_range
+    from gan_edge.training.evaluators.mnist import classifier_cache_dir
+    from gan_edge.training.image_grid import write_grid
+    from gan_edge.training.metrics.mnist.classifier import load_or_train_classifier
 
     digits = load_mnist(None)
     classifier = load_or_train_classifier(classifier_cache_dir(), to_model_range(digits.images), digits.labels)

@@ -39,13 +39,13 @@ import numpy as np
 
 from _mnist_bench import ROOT, SHOWN  # first: sys.path, data folder, TensorFlow
 
-from export import export_run  # noqa: E402
-from export.source import load_generator  # noqa: E402
+from gan_edge.export import export_run  # noqa: E402
+from gan_edge.export.source import load_generator  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
 from progan_vs_dcgan import train_for  # noqa: E402
-from training.config import default_config  # noqa: E402
-from training.evaluate import evaluate_generator  # noqa: E402
-from training.image_grid import write_panels  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.evaluate import evaluate_generator  # noqa: E402
+from gan_edge.training.image_grid import write_panels  # noqa: E402
 
 PLANS = {"book DCGAN (1024/128/64)": "default", "mcu DCGAN (128/32/32)": "mcu"}
 
@@ -166,8 +166,8 @@ BUDGET_FILE = "cpu_budget.json"
 
 def continue_for(folder: Path, cpu_seconds: float) -> dict:
     """Resume the run in ``folder`` for ``cpu_seconds`` more CPU time; totals include the earlier runs."""
-    from training.config import config_from_dict
-    from training.train import train
+    from gan_edge.training.config import config_from_dict
+    from gan_edge.training.train import train
 
     if not (folder / BUDGET_FILE).is_file():
         raise SystemExit(f"--resume: {folder} has no {BUDGET_FILE}: train it with this script first")

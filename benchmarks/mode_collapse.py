@@ -93,7 +93,7 @@ def _worker_init() -> None:
 
 def configure(model: str, name: str, extra: dict, seed: int = 0, epochs: int | None = None):
     """The preset of ``model`` with configuration ``name``, then ``extra`` (--set), merged in."""
-    from training.config import default_config
+    from gan_edge.training.config import default_config
 
     config = default_config(model).with_overrides(CONFIGURATIONS[name]).with_overrides(extra)
     return config.with_overrides({"seed": seed, **({"epochs": epochs} if epochs is not None else {})})
@@ -101,7 +101,7 @@ def configure(model: str, name: str, extra: dict, seed: int = 0, epochs: int | N
 
 def run_one(model: str, name: str, seed: int, epochs: int | None, extra: dict, label: str) -> dict:
     """Train one configuration with one seed; its final mode metrics and seconds."""
-    from training.train import train
+    from gan_edge.training.train import train
 
     config = configure(model, name, extra, seed, epochs)
     config = config.with_overrides({"eval_every": max(config.epochs, 1)})  # measure once, at the end

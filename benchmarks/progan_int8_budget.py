@@ -29,10 +29,10 @@ import tensorflow as tf  # noqa: E402
 from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
-from export import fidelity, tflite  # noqa: E402
-from export.lowering import int8_float_ops, lower_for_edge  # noqa: E402
-from export.pipeline import DEFAULT_CALIBRATION_SAMPLES, FIDELITY_SAMPLES  # noqa: E402
-from export.source import load_generator  # noqa: E402
+from gan_edge.export import fidelity, tflite  # noqa: E402
+from gan_edge.export.lowering import int8_float_ops, lower_for_edge  # noqa: E402
+from gan_edge.export.pipeline import DEFAULT_CALIBRATION_SAMPLES, FIDELITY_SAMPLES  # noqa: E402
+from gan_edge.export.source import load_generator  # noqa: E402
 from gan_edge.io import quiet_native_stderr  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
 from gan_edge.tflite_ops import op_name  # noqa: E402

@@ -28,12 +28,12 @@ import numpy as np
 
 from _mnist_bench import ROOT, SHOWN  # first: sys.path, data folder, TensorFlow
 
-from export.source import load_generator  # noqa: E402
+from gan_edge.export.source import load_generator  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
-from training.config import default_config  # noqa: E402
-from training.evaluate import evaluate_generator  # noqa: E402
-from training.image_grid import write_panels  # noqa: E402
-from training.train import train  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.evaluate import evaluate_generator  # noqa: E402
+from gan_edge.training.image_grid import write_panels  # noqa: E402
+from gan_edge.training.train import train  # noqa: E402
 
 NEVER = 1_000_000  # epochs: the CPU budget, not the schedule, ends each run
 
@@ -115,7 +115,7 @@ def main() -> int:
 
 
 def _phase(generator) -> dict:
-    from training.models.progan import growth_of
+    from gan_edge.training.models.progan import growth_of
 
     growth = growth_of(generator)
     return {"level": growth.level, "alpha": growth.alpha, "images": growth.images}

@@ -41,10 +41,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from training.config import default_config  # noqa: E402
-from training.data import batches, toy as toy_data  # noqa: E402
-from training.models import model_family  # noqa: E402
-from training.train import build_optimizer, build_round  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.data import batches, toy as toy_data  # noqa: E402
+from gan_edge.training.models import model_family  # noqa: E402
+from gan_edge.training.train import build_optimizer, build_round  # noqa: E402
 
 TARGET_SPEED_UP = 50.0
 

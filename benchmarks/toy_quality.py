@@ -37,10 +37,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 import gan_edge  # noqa: E402
-from export import export_run  # noqa: E402
-from export.fidelity import task_target  # noqa: E402
-from training.config import default_config  # noqa: E402
-from training.train import train  # noqa: E402
+from gan_edge.export import export_run  # noqa: E402
+from gan_edge.export.fidelity import task_target  # noqa: E402
+from gan_edge.training.config import default_config  # noqa: E402
+from gan_edge.training.train import train  # noqa: E402
 
 EPOCHS = 13  # the book's, and the issue's
 POINTS = 20_000  # generated from each exported model

@@ -1,6 +1,6 @@
 """Sweep the toy GAN's training settings over many seeds at once: how the default was found.
 
-``benchmarks/toy_quality.py`` measures the real thing (``training.train``, export,
+``benchmarks/toy_quality.py`` measures the real thing (``gan_edge.training.train``, export,
 ``gan_edge``) at about 20 s per seed; a sweep over settings needs thousands of runs.
 This script re-implements the toy GAN's four-step round for K independent seeds in one
 graph: every weight has a leading axis of K (``einsum`` per layer) and Adam, being

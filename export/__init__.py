@@ -1,10 +1,10 @@
 """Workstation side: turn a trained run's generator into deployable artifacts.
 
 ``export_run(run_dir, out_dir, formats=..., batch_sizes=...)`` is the entry point;
-each format is one function in ``export.tflite`` or ``export.onnx``; the checks
-against the float generator and the data live in ``export.fidelity``, the figure
-in ``export.figures``. The formats themselves (names, defaults, gates) are
-``export.formats``, which imports no TensorFlow.
+each format is one function in ``gan_edge.export.tflite`` or ``gan_edge.export.onnx``; the checks
+against the float generator and the data live in ``gan_edge.export.fidelity``, the figure
+in ``gan_edge.export.figures``. The formats themselves (names, defaults, gates) are
+``gan_edge.export.formats``, which imports no TensorFlow.
 """
 
 import importlib
@@ -14,10 +14,10 @@ __all__ = ["DEFAULT_FORMATS", "FORMATS", "ExportedArtifact", "export_run"]
 # Imported on first use (PEP 562), so that `from export.formats import ...` (the
 # CLI's --help) does not load the pipeline and TensorFlow with it.
 _LAZY = {
-    "DEFAULT_FORMATS": "export.formats",
-    "FORMATS": "export.formats",
-    "ExportedArtifact": "export.pipeline",
-    "export_run": "export.pipeline",
+    "DEFAULT_FORMATS": "gan_edge.export.formats",
+    "FORMATS": "gan_edge.export.formats",
+    "ExportedArtifact": "gan_edge.export.pipeline",
+    "export_run": "gan_edge.export.pipeline",
 }
 
 

@@ -10,7 +10,7 @@ tensors live at once.
 
 from __future__ import annotations
 
-from export.c_ops import BUILDERS, SUPPORTED_OPS, UnsupportedModelError, _Layer, _load, _Tensor, _tensors
+from gan_edge.export.c_ops import BUILDERS, SUPPORTED_OPS, UnsupportedModelError, _Layer, _load, _Tensor, _tensors
 from gan_edge.tflite_ops import op_name
 
 __all__ = ["plan_arena", "read_chain"]

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.c_graph import plan_arena, read_chain
-from export.c_ops import (DOT, DOTTING, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING, SUPPORTED_OPS,
+from gan_edge.export.c_graph import plan_arena, read_chain
+from gan_edge.export.c_ops import (DOT, DOTTING, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING, SUPPORTED_OPS,
                           UnsupportedModelError, _Layer, _per_tensor, _round_half_away, _Tensor, _f32,
                           quantize_multiplier)
 from gan_edge.artifact import open_artifact

@@ -288,7 +288,7 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
 
 def _lookup(name: str):
     def build(schema, op, tensors, index) -> _Layer:
-        from export.gemmlowp import logistic_table, tanh_table
+        from gan_edge.export.gemmlowp import logistic_table, tanh_table
 
         where = f"op {index} ({name})"
         x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]

@@ -3,10 +3,10 @@
 Elementwise in data space: the largest and the mean absolute error, and the PSNR
 with the float output's peak-to-peak range as the peak. The gate refuses an
 artifact whose PSNR is below its threshold, before anything is written; the
-thresholds are the formats' (``export.formats``).
+thresholds are the formats' (``gan_edge.export.formats``).
 
 The task-level view is added for every model, from the model's evaluator
-(``training.evaluators``: ``evaluator_for(config).task(config)``, the same reference
+(``gan_edge.training.evaluators``: ``evaluator_for(config).task(config)``, the same reference
 the training evaluator measures with, so the numbers read against ``metrics.jsonl``),
 keeping the metrics its task names (``METRICS``):
 
@@ -28,9 +28,9 @@ import math
 
 import numpy as np
 
-from export.tflite import ExportError
-from training.evaluators.mnist import ImageTask
-from training.evaluators.toy import ToyTask
+from gan_edge.export.tflite import ExportError
+from gan_edge.training.evaluators.mnist import ImageTask
+from gan_edge.training.evaluators.toy import ToyTask
 
 __all__ = [
     "compare",
@@ -95,8 +95,8 @@ def check_task_gate(variant: str, shares: np.ndarray, float_shares: np.ndarray) 
 
 def task_target(config):
     """What the artifact's samples are measured against: the task of the model's evaluator
-    (``ToyTask``, ``ImageTask``, ``ModesTask``: see ``training.evaluators``)."""
-    from training.evaluators import evaluator_for
+    (``ToyTask``, ``ImageTask``, ``ModesTask``: see ``gan_edge.training.evaluators``)."""
+    from gan_edge.training.evaluators import evaluator_for
 
     return evaluator_for(config).task(config)
 

@@ -1,6 +1,6 @@
 """The export formats, decided once: names, file types, the default set, the fidelity gates.
 
-Plain Python, no TensorFlow: ``export.pipeline`` converts by these names and the CLI
+Plain Python, no TensorFlow: ``gan_edge.export.pipeline`` converts by these names and the CLI
 builds ``gan-edge export --help`` from them, so ``--help`` stays fast and cannot drift
 from what ``export_run`` accepts.
 """

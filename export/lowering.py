@@ -30,14 +30,14 @@ shape (``StaticReshape``): Keras reshapes to ``(tf.shape(x)[0], *target)``, whic
 dynamic batch converts to SHAPE, STRIDED_SLICE and PACK ops XNNPACK does not take.
 A fully grown ProGAN generator (32x32, alpha 1) first loses the levels its blend
 weights 0: the lower to-RGB convolutions, their upsampling to 32x32 and the blend
-itself (``training.models.progan.fully_grown``); one still growing is kept whole.
+itself (``gan_edge.training.models.progan.fully_grown``); one still growing is kept whole.
 Other models pass through unchanged.
 
 Pixel norm stays as it is in the graph, but has no int8 form XNNPACK runs: its
 RSQRT has no quantized XNNPACK kernel (it cut the int8 graph at every pixel norm),
 and in int8 the mean of squares and its reciprocal square root span ranges a
 256-level grid resolves badly. ``int8_float_ops`` names the ops that full-integer
-conversion keeps in float32 instead (``export.tflite``): each LeakyReLU + pixel norm
+conversion keeps in float32 instead (``gan_edge.export.tflite``): each LeakyReLU + pixel norm
 between two convolutions becomes DEQUANTIZE, float ops, QUANTIZE, which XNNPACK runs
 in the same partition as the int8 convolutions. The LeakyReLU goes with it because an
 int8 LEAKY_RELU would add one more rounding of its output to 256 levels per layer
@@ -123,7 +123,7 @@ def _nearest_2x(layer) -> bool:
 def _plain_conv(conv) -> tuple[np.ndarray, np.ndarray | None, object] | None:
     """(kernel, bias, activation) of a stride-1 SAME convolution with an odd square
     kernel, as a plain conv would hold them; None for any other layer."""
-    from training.models.progan_layers import EqualizedConv2D
+    from gan_edge.training.models.progan_layers import EqualizedConv2D
 
     if type(conv) is EqualizedConv2D:  # conv2d(x, kernel * scale, 1, "SAME") + bias
         if conv.kernel_size % 2 == 0:
@@ -172,7 +172,7 @@ def int8_float_ops(model: keras.Model) -> tuple[str, ...]:
     convolutions and dense layers fold their scale and bias), so every CONV_2D and
     FULLY_CONNECTED stays int8; in one still growing, the fade-in's MUL and ADD stay
     float too."""
-    from training.models.progan_layers import PixelNorm
+    from gan_edge.training.models.progan_layers import PixelNorm
 
     if any(isinstance(layer, PixelNorm) for layer in model.submodules):
         return PIXEL_NORM_OPS
@@ -188,8 +188,8 @@ def lower_for_edge(model: keras.Model) -> keras.Model:
     each other UpSampling2D(2) as a ``NearestUpsampling2x`` and each Reshape as a
     ``StaticReshape``, a fully grown ProGAN first cut to its 32x32 path; ``model`` itself
     when nothing applies (a ProGAN still growing included)."""
-    from training.models.progan import fully_grown
-    from training.models.progan_layers import Growth
+    from gan_edge.training.models.progan import fully_grown
+    from gan_edge.training.models.progan_layers import Growth
 
     if any(isinstance(layer, Growth) for layer in model.submodules):
         grown = fully_grown(model)

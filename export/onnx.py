@@ -3,7 +3,7 @@
 Float through tf2onnx; int8 by ONNX Runtime's static quantizer in QDQ form
 (QuantizeLinear/DequantizeLinear pairs around float ops, float input and output),
 which every execution provider reads and fuses into integer kernels where it can.
-The manifest is embedded afterwards by ``export.embed.embed_in_onnx``.
+The manifest is embedded afterwards by ``gan_edge.export.embed.embed_in_onnx``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from export.source import TrainedGenerator
+from gan_edge.export.source import TrainedGenerator
 from gan_edge.errors import BackendUnavailable
 
 __all__ = ["OPSET", "to_float32", "to_int8_qdq", "op_type_counts"]

@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 import gan_edge
-from export import figures, fidelity, onnx as onnx_export, qat, tflite
-from export.embed import embed_in_onnx, embed_in_tflite
-from export.formats import ALL_FORMATS as _SPECS
-from export.formats import DEFAULT_FORMATS, DEFAULT_MIN_PSNR_DB, EXTRA_FORMATS, FORMATS, default_export_dir
-from export.source import TrainedGenerator, load_generator
+from gan_edge.export import figures, fidelity, onnx as onnx_export, qat, tflite
+from gan_edge.export.embed import embed_in_onnx, embed_in_tflite
+from gan_edge.export.formats import ALL_FORMATS as _SPECS
+from gan_edge.export.formats import DEFAULT_FORMATS, DEFAULT_MIN_PSNR_DB, EXTRA_FORMATS, FORMATS, default_export_dir
+from gan_edge.export.source import TrainedGenerator, load_generator
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.io import atomic_write_json, quiet_native_stderr
 from gan_edge.latent import sample_latent

@@ -13,10 +13,10 @@ inference-mode BN into the Dense before it (``kernel * g``, ``(bias - mean) * g 
 with ``g = gamma / sqrt(var + eps)``) gives one Dense that tfmot does quantize, and
 the fine-tuning then trains the folded layer, so no batch statistics move.
 
-Fine-tuning runs ``training.loop.FourStepRound`` with the wrapped generator and the
+Fine-tuning runs ``gan_edge.training.loop.FourStepRound`` with the wrapped generator and the
 run's trained discriminator (both restored from the run's latest checkpoint), fresh
 optimizers built from the run's config, on the run's own data, epoch by epoch through
-training's own driver (``training.train.train_epoch``).
+training's own driver (``gan_edge.training.train.train_epoch``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from export.source import TrainedGenerator
-from export.tflite import ExportError
+from gan_edge.export.source import TrainedGenerator
+from gan_edge.export.tflite import ExportError
 from gan_edge.errors import ConfigError, RunFolderError, TrainingDiverged
 from gan_edge.latent import sample_latent
 
@@ -143,8 +143,8 @@ def fine_tune(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {epochs!r}")
-    from training.data import epoch_batches, load_training_data
-    from training.train import epoch_record, round_for, train_epoch
+    from gan_edge.training.data import epoch_batches, load_training_data
+    from gan_edge.training.train import epoch_record, round_for, train_epoch
 
     config = trained.config
     check_latents = sample_latent(config.latent_distribution, _FOLD_CHECK_SAMPLES, config.latent_dim,

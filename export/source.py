@@ -9,9 +9,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import RunFolderError
-from training.config import TrainConfig
-from training.models import model_family
-from training.run import RunFolder
+from gan_edge.training.config import TrainConfig
+from gan_edge.training.models import model_family
+from gan_edge.training.run import RunFolder
 
 __all__ = ["TrainedGenerator", "load_generator"]
 

@@ -1,7 +1,7 @@
 """The TensorFlow baseline for ``gan-edge bench --tf-baseline RUN_DIR``: the run's float
 tf_keras generator timed the way ``gan_edge.bench`` times an exported one.
 
-Workstation side (imports TensorFlow and ``export.source``); the CLI imports this
+Workstation side (imports TensorFlow and ``gan_edge.export.source``); the CLI imports this
 module only when the flag is given, so ``gan_edge`` itself never does.
 """
 
@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from export.source import load_generator
+from gan_edge.export.source import load_generator
 from gan_edge.bench import BenchRow, check_counts, measure_row
 from gan_edge.latent import sample_latent
 

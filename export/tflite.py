@@ -5,9 +5,9 @@ the batch dimension is dynamic (``None``) or fixed as asked: LiteRT's GPU
 accelerator only takes static shapes. After conversion the op list is checked:
 an artifact that needs TensorFlow (Flex) ops would not run on a device. The model
 is first rewritten into an equivalent one edge runtimes run faster
-(``export.lowering``: upsampling + convolution as one sub-pixel convolution).
+(``gan_edge.export.lowering``: upsampling + convolution as one sub-pixel convolution).
 
-Full-integer formats quantize every op but those ``export.lowering.int8_float_ops``
+Full-integer formats quantize every op but those ``gan_edge.export.lowering.int8_float_ops``
 names (ProGAN's pixel norm), which stay float32 between a DEQUANTIZE and a QUANTIZE:
 the converter is asked only to calibrate, then its MLIR quantizer runs with those
 op types on its deny list, as ``tf.lite.experimental.QuantizationDebugger`` does for
@@ -23,8 +23,8 @@ import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert import schema_py_generated as schema
 
-from export.lowering import int8_float_ops, lower_for_edge
-from export.source import TrainedGenerator
+from gan_edge.export.lowering import int8_float_ops, lower_for_edge
+from gan_edge.export.source import TrainedGenerator
 from gan_edge.errors import GanEdgeError
 from gan_edge.io import quiet_native_stderr
 from gan_edge.tflite_ops import op_name

@@ -8,7 +8,7 @@ timed on its own with ``time.perf_counter_ns``. ``time_bare_litert`` times the
 same model through a bare LiteRT ``Interpreter`` (``set_tensor``, ``invoke``,
 ``get_tensor``) so the wrapper's own cost can be read off. ``add_speedups`` sets
 each row's speed-up against the ``tf.function`` row of its batch (those rows come
-from ``export.tf_baseline``, on the workstation side: nothing here imports
+from ``gan_edge.export.tf_baseline``, on the workstation side: nothing here imports
 TensorFlow). Rows of .tflite models carry their MACs per
 sample (``gan_edge.macs``), so GMAC/s can be read off. ``environment()``
 describes the machine. Computing only: the CLI (``gan-edge bench``) prints.

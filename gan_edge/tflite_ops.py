@@ -1,8 +1,8 @@
 """Names of TFLite operators, read from a model's operator codes (LiteRT's schema, no TensorFlow).
 
 The one lookup every reader of .tflite files here uses: ``gan_edge.macs``, the
-export's op-list check (``export.tflite.builtin_op_names``), the C emitter
-(``export.c_ops``) and the benchmarks.
+export's op-list check (``gan_edge.export.tflite.builtin_op_names``), the C emitter
+(``gan_edge.export.c_ops``) and the benchmarks.
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def runtime_export(runtime_models, tmp_path) -> Callable[..., Path]:
     "static4", "onnx") into ``tmp_path`` with its manifest as a sidecar and/or
     embedded, and returns the model path.
     """
-    from export.embed import embed_in_onnx, embed_in_tflite
+    from gan_edge.export.embed import embed_in_onnx, embed_in_tflite
     from gan_edge.manifest import write_manifest
 
     blobs = {
@@ -207,8 +207,8 @@ def mnist_classifier_cache(tmp_path_factory):
     """
     import os
 
-    from training.data.mnist import load_mnist, to_model_range
-    from training.metrics.mnist import load_or_train_classifier
+    from gan_edge.training.data.mnist import load_mnist, to_model_range
+    from gan_edge.training.metrics.mnist import load_or_train_classifier
 
     cache = tmp_path_factory.mktemp("classifier-cache")
     saved = {key: os.environ.get(key) for key in ("GAN_EDGE_DATA", "GAN_EDGE_CACHE")}
@@ -234,9 +234,9 @@ def targets_dcgan_export(tmp_path_factory, mnist_classifier_cache) -> Path:
     """A tiny DCGAN run (one epoch on 256 digits) exported once per session through the
     real pipeline: float32, int8, int8-float-io and ONNX, each behind its fidelity gate.
     Untrained digits, but the graph, the lowering and the quantization a user gets."""
-    from export import export_run
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.export import export_run
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     run = train(default_config("dcgan").with_overrides(TINY_DCGAN), tmp_path_factory.mktemp("targets") / "run").run.path
     export_run(run, run / "export", formats=("float32", "int8", "int8-float-io", "onnx"), fidelity_samples=500)

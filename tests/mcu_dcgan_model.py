@@ -19,12 +19,12 @@ def mcu_dcgan_int8(seed: int = 0) -> Path:
     import tf_keras as keras
 
     from conftest import _runtime_manifest_for
-    from export.source import TrainedGenerator
-    from export.tflite import to_int8
+    from gan_edge.export.source import TrainedGenerator
+    from gan_edge.export.tflite import to_int8
     from gan_edge.latent import sample_latent
     from gan_edge.manifest import write_manifest
-    from training.config import default_config
-    from training.models import model_family
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import model_family
 
     config = default_config("dcgan", "mcu")
     family = model_family("dcgan")

@@ -134,8 +134,8 @@ def test_macs_of_garbage(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     train(default_config().with_overrides({"epochs": 1, "data_samples": 2000, "eval_samples": 2000}), run_dir)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import GanEdgeError
-from export.embed import embed_in_tflite
+from gan_edge.export.embed import embed_in_tflite
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "firmware_examples" / "host" / "gan_harness.c"
@@ -48,7 +48,7 @@ def int8_model(runtime_models, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def harness(int8_model) -> Path:
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
 
     module = export_c_module(int8_model, int8_model.parent / "c")
     binary = int8_model.parent / "gan_harness"
@@ -146,7 +146,7 @@ def test_header_states_the_footprint(harness, int8_model):
 
 
 def test_quantize_multiplier_matches_tflite():
-    from export.c_module import quantize_multiplier
+    from gan_edge.export.c_module import quantize_multiplier
 
     assert quantize_multiplier(0.0) == (0, 0)
     assert quantize_multiplier(0.5) == (1 << 30, 0)
@@ -170,7 +170,7 @@ def _with_op_renamed(model: bytes, old: str, new: str) -> bytes:
 
 
 def test_unsupported_ops_are_named_and_point_to_tflite_micro(runtime_models, tmp_path):
-    from export.c_module import UnsupportedModelError, export_c_module
+    from gan_edge.export.c_module import UnsupportedModelError, export_c_module
     from conftest import _runtime_manifest_for
 
     path = tmp_path / "gen_hard_swish.tflite"
@@ -184,7 +184,7 @@ def test_unsupported_ops_are_named_and_point_to_tflite_micro(runtime_models, tmp
 
 
 def test_float_io_models_are_refused(runtime_models, tmp_path):
-    from export.c_module import UnsupportedModelError, export_c_module
+    from gan_edge.export.c_module import UnsupportedModelError, export_c_module
     from conftest import _runtime_manifest_for
 
     path = tmp_path / "gen_float32.tflite"
@@ -194,7 +194,7 @@ def test_float_io_models_are_refused(runtime_models, tmp_path):
 
 
 def test_existing_module_is_not_overwritten(harness, int8_model):
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
 
     with pytest.raises(GanEdgeError, match="already exists: pass a new --out folder"):
         export_c_module(int8_model, int8_model.parent / "c")
@@ -221,7 +221,7 @@ def test_cli_export_formats_c_writes_the_module_beside_int8(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def dcgan(tmp_path_factory):
     """The mcu DCGAN's int8 model, its C module and the host harness built from it."""
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
     from mcu_dcgan_model import mcu_dcgan_int8
 
     model = mcu_dcgan_int8()
@@ -252,7 +252,7 @@ def test_dcgan_c_module_matches_tflite_micro_bit_for_bit(dcgan):
 
 def test_dcgan_tables_are_tflite_micros_tanh():
     """Every int8 code through the table against tanh itself: within one step of 1/128."""
-    from export.gemmlowp import logistic_table, tanh_table
+    from gan_edge.export.gemmlowp import logistic_table, tanh_table
 
     for scale, zero_point in ((0.0200909767, 3), (0.0075131, 1), (0.1, -20), (0.001, 0)):
         codes = np.arange(-128, 128)
@@ -277,7 +277,7 @@ def test_dcgan_module_fits_the_mcu_budget(dcgan):
 
 
 def test_budgets_refuse_a_module_that_does_not_fit(dcgan, tmp_path):
-    from export.c_module import BudgetError, export_c_module
+    from gan_edge.export.c_module import BudgetError, export_c_module
 
     model, module, _ = dcgan
     with pytest.raises(BudgetError, match=r"would not fit: const data [\d,]+ bytes \(\d+\.\d KiB\) > --flash-kib 128; "

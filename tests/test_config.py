@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gan_edge.errors import ConfigError
-from training.config import config_from_dict, default_config, load_config_file
+from gan_edge.training.config import config_from_dict, default_config, load_config_file
 
 
 def test_toy_defaults_follow_the_book():
@@ -95,7 +95,7 @@ def test_config_file_errors(tmp_path):
 def test_a_final_learning_rate_decays_linearly_over_the_runs_updates():
     import tf_keras as keras
 
-    from training.train import build_optimizer, build_round
+    from gan_edge.training.train import build_optimizer, build_round
 
     def schedule(optimizer):
         return keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])

@@ -137,8 +137,8 @@ def test_sigkill_loses_only_the_unsaved_rounds(tmp_path, config_file, reference)
 
 def _diverging_train(monkeypatch, tmp_path, corrupt):
     """Train 3 toy epochs in-process, calling ``corrupt(round_, totals)`` after epoch 2's rounds."""
-    import training.train as train_module
-    from training.config import default_config
+    import gan_edge.training.train as train_module
+    from gan_edge.training.config import default_config
 
     build = train_module.build_round
 
@@ -200,8 +200,8 @@ def test_nan_weights_are_never_checkpointed(monkeypatch, tmp_path):
 
 def test_stop_inside_an_epoch_resumes_exactly_in_process(tmp_path):
     """The mid-epoch path, made deterministic: stop after the 5th compiled call."""
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     config = default_config("toy2d").with_overrides({**CONFIG, "epochs": 2})
     reference = train(config, tmp_path / "reference")
@@ -217,8 +217,8 @@ def test_stop_inside_an_epoch_resumes_exactly_in_process(tmp_path):
 
 def test_train_reports_the_epoch_size_it_uses(tmp_path):
     # The CLI sizes its progress bar from this report, not from a guess at the data's length.
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     config = default_config("toy2d").with_overrides({**CONFIG, "epochs": 1, "data_samples": 1000})
     sizes, calls = [], []

@@ -12,9 +12,9 @@ import pytest
 import gan_edge
 from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError, RunFolderError
-from training.config import default_config
-from training.models import model_family
-from training.train import train
+from gan_edge.training.config import default_config
+from gan_edge.training.models import model_family
+from gan_edge.training.train import train
 
 # A few rounds on a slice of the real digits: enough to exercise everything, in seconds.
 TINY = {"epochs": 2, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
@@ -63,8 +63,8 @@ def test_training_records_image_metrics_and_grids(dcgan_run):
 
 
 def test_collapse_alarm_fires_on_a_generator_of_one_digit(dcgan_run, caplog):
-    from training.data import load_training_data
-    from training.evaluators.mnist import MnistEvaluator
+    from gan_edge.training.data import load_training_data
+    from gan_edge.training.evaluators.mnist import MnistEvaluator
 
     config = dcgan_run.run.config()
     data = load_training_data(config, "mnist")
@@ -89,9 +89,9 @@ class _Tensor:
 RESUME_SCRIPT = textwrap.dedent("""
     import json, sys, numpy as np, tensorflow as tf
     tf.config.experimental.enable_op_determinism()
-    from training.config import default_config
-    from training.train import train
-    from export.source import load_generator
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
+    from gan_edge.export.source import load_generator
     model, out, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     config = default_config(model).with_overrides(overrides)
     train(config, out + "/straight")
@@ -140,7 +140,7 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(dcgan_run, tmp_path
 
 
 def test_export_generate_png_and_evaluate(dcgan_run, tmp_path, capsys):
-    from export import export_run
+    from gan_edge.export import export_run
 
     artifacts = {a.variant: a for a in export_run(dcgan_run.run.path, tmp_path / "export",
                                                   formats=("float32", "int8"))}

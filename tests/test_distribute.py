@@ -38,9 +38,9 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from training import distribute
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.training import distribute
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     out, overrides = sys.argv[1], json.loads(sys.argv[2])
     book = default_config("toy2d").with_overrides({**overrides, "epochs": 3})
@@ -152,8 +152,8 @@ def test_two_workers_train_checkpoint_on_the_chief_and_resume(tmp_path, mirrored
 
 
 def test_unknown_strategy_is_refused_by_name_before_anything_is_written(tmp_path):
-    from training.config import default_config
-    from training.train import train
+    from gan_edge.training.config import default_config
+    from gan_edge.training.train import train
 
     with pytest.raises(ConfigError, match="unknown strategy 'tpu': expected one of default, mirrored, multiworker"):
         train(default_config("toy2d"), tmp_path / "run", strategy="tpu")
@@ -161,8 +161,8 @@ def test_unknown_strategy_is_refused_by_name_before_anything_is_written(tmp_path
 
 
 def test_batch_statistics_remedies_are_refused_under_a_strategy():
-    from training.config import default_config
-    from training.distribute import plan_for
+    from gan_edge.training.config import default_config
+    from gan_edge.training.distribute import plan_for
 
     config = default_config("ring8").with_overrides({"pack": 2})
     with pytest.raises(ConfigError, match="pack 2 judges whole batches, which strategy 'mirrored' splits"):
@@ -170,8 +170,8 @@ def test_batch_statistics_remedies_are_refused_under_a_strategy():
 
 
 def test_an_xla_round_is_refused_under_a_strategy():
-    from training.config import default_config
-    from training.distribute import plan_for
+    from gan_edge.training.config import default_config
+    from gan_edge.training.distribute import plan_for
 
     config = default_config("ring8")  # its preset compiles the round with XLA
     with pytest.raises(ConfigError, match="jit_compile compiles the single-device round, not strategy 'mirrored'"):
@@ -180,7 +180,7 @@ def test_an_xla_round_is_refused_under_a_strategy():
 
 
 def test_replica_slices_cover_the_global_batch_once():
-    from training.distribute import replica_slice
+    from gan_edge.training.distribute import replica_slice
 
     for n in (1, 7, 16, 32):
         for replicas in (1, 2, 3, 4):

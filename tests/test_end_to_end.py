@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import gan_edge
-from export import export_run
+from gan_edge.export import export_run
 from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.artifact import read_manifest
-from training.config import default_config
-from training.train import train
+from gan_edge.training.config import default_config
+from gan_edge.training.train import train
 
 SMALL = {"epochs": 2, "data_samples": 2000, "eval_samples": 2000, "seed": 7}
 
@@ -80,7 +80,7 @@ def test_export_writes_each_artifact_with_its_manifest_and_report(exported, trai
 
 
 def test_export_report_sees_a_tilted_cloud(trained_run):
-    from export import fidelity
+    from gan_edge.export import fidelity
 
     config = trained_run.run.config()
     task = fidelity.task_target(config)
@@ -126,7 +126,7 @@ def test_export_refuses_unknown_formats_before_work(trained_run, tmp_path):
 
 
 def test_export_gate_refuses_and_writes_nothing(trained_run, tmp_path):
-    from export.tflite import ExportError
+    from gan_edge.export.tflite import ExportError
 
     with pytest.raises(ExportError, match=r"int8 artifact refused: psnr_db .* below the gate 200.0 dB"):
         export_run(trained_run.run.path, tmp_path, formats=("int8",), min_psnr_db={"int8": 200.0})

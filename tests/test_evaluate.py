@@ -1,4 +1,4 @@
-"""Evaluation is dispatched in one place (``training.evaluators``): ``gan-edge evaluate``
+"""Evaluation is dispatched in one place (``gan_edge.training.evaluators``): ``gan-edge evaluate``
 works on a run of every model the project trains, and the training evaluator and export's
 fidelity report measure against the same reference, decided once."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gan_edge.cli.main import main
-from training.config import default_config
-from training.models import MODELS
+from gan_edge.training.config import default_config
+from gan_edge.training.models import MODELS
 
 # One epoch on little data: enough for a checkpoint to evaluate.
 # The plain round for every model: evaluation does not depend on how the round ran, and XLA is
@@ -27,9 +27,9 @@ def tiny_config(model: str):
 @pytest.mark.parametrize("model", sorted(MODELS))  # every registered model, those added later too
 def test_gan_edge_evaluate_scores_a_run_of_every_model(model, tmp_path, mnist_classifier_cache, monkeypatch,
                                                       capsys):
-    from training.evaluators import evaluator_for
-    from training.models import model_family
-    from training.train import train
+    from gan_edge.training.evaluators import evaluator_for
+    from gan_edge.training.models import model_family
+    from gan_edge.training.train import train
 
     config = tiny_config(model)
     run = train(config, tmp_path / "run").run.path
@@ -51,11 +51,11 @@ def test_gan_edge_evaluate_scores_a_run_of_every_model(model, tmp_path, mnist_cl
 
 @pytest.mark.parametrize("model", ["dcgan", "progan"])
 def test_training_and_export_measure_against_one_pick_of_real_digits(model, mnist_classifier_cache, monkeypatch):
-    from export import fidelity
-    from training.data import load_training_data
-    from training.evaluators import evaluator_for
-    from training.evaluators import mnist as mnist_evaluator
-    from training.models import model_family
+    from gan_edge.export import fidelity
+    from gan_edge.training.data import load_training_data
+    from gan_edge.training.evaluators import evaluator_for
+    from gan_edge.training.evaluators import mnist as mnist_evaluator
+    from gan_edge.training.models import model_family
 
     config = tiny_config(model)
     data = load_training_data(config, model_family(model).DATA)

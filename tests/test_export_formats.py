@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 import gan_edge
-from export import FORMATS, export_run
-from export.formats import DEFAULT_MIN_PSNR_DB
+from gan_edge.export import FORMATS, export_run
+from gan_edge.export.formats import DEFAULT_MIN_PSNR_DB
 from gan_edge.cli.main import main
 from gan_edge.errors import ConfigError
 from gan_edge.artifact import read_manifest
-from training.config import default_config
-from training.train import train
+from gan_edge.training.config import default_config
+from gan_edge.training.train import train
 
 TINY = {"epochs": 1, "data_samples": 2000, "eval_samples": 2000}
 TFLITE = [name for name, spec in FORMATS.items() if spec.model_format == "tflite"]
@@ -180,7 +180,7 @@ def test_cli_refuses_bad_formats_and_batches_in_one_line(run_dir, tmp_path, caps
 
 
 def test_gate_override_for_a_new_format_refuses_and_writes_nothing(run_dir, tmp_path):
-    from export.tflite import ExportError
+    from gan_edge.export.tflite import ExportError
 
     with pytest.raises(ExportError, match=r"float16 artifact refused: psnr_db .* below the gate 200.0 dB"):
         export_run(run_dir, tmp_path, formats=("float16",), batch_sizes=(2,),

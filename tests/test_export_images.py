@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from export import export_run, fidelity
-from export.tflite import ExportError
-from training.config import default_config
-from training.train import train
+from gan_edge.export import export_run, fidelity
+from gan_edge.export.tflite import ExportError
+from gan_edge.training.config import default_config
+from gan_edge.training.train import train
 
 TINY = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
 IMAGE_METRICS = ("fcd", "classes_covered", "precision", "recall")

@@ -1,4 +1,4 @@
-"""training.figures: the toy GAN's progress grid, losses and confusion curves."""
+"""gan_edge.training.figures: the toy GAN's progress grid, losses and confusion curves."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from matplotlib.image import imread
 from matplotlib.patches import Ellipse
 
 from gan_edge.errors import InputError
-from training import figures
-from training.metrics import toy as toy_metrics
+from gan_edge.training import figures
+from gan_edge.training.metrics import toy as toy_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

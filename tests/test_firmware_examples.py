@@ -47,7 +47,7 @@ def test_mcu_example_builds_for_cortex_m4(runtime_export, tmp_path):
             pytest.skip("GAN_EDGE_SKIP_CROSS=1: the Cortex-M4 build was not checked")
         pytest.fail("arm-none-eabi-gcc is not on PATH: install the cross compiler "
                     "(apt-get install -y gcc-arm-none-eabi), or set GAN_EDGE_SKIP_CROSS=1 to skip this test")
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
 
     model = runtime_export("int8")
     module = export_c_module(model, tmp_path / "c")

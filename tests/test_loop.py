@@ -5,12 +5,12 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from training.config import default_config
-from training.data import batches
-from training.data.toy import gaussian_points
-from training.loop import FourStepRound
-from training.models import model_family
-from training.train import build_optimizer
+from gan_edge.training.config import default_config
+from gan_edge.training.data import batches
+from gan_edge.training.data.toy import gaussian_points
+from gan_edge.training.loop import FourStepRound
+from gan_edge.training.models import model_family
+from gan_edge.training.train import build_optimizer
 
 
 def make_round(loss_mode="standard", seed=0):

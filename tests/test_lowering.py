@@ -7,7 +7,7 @@ import pytest
 import tf_keras as keras
 from ai_edge_litert.interpreter import OpResolverType
 
-from export.lowering import NearestUpsampling2x, StaticReshape, SubPixelConv2D, lower_for_edge, subpixel_kernel
+from gan_edge.export.lowering import NearestUpsampling2x, StaticReshape, SubPixelConv2D, lower_for_edge, subpixel_kernel
 
 
 def upsample_then_conv(kernel_size: int, channels: int, activation, bias: bool = True) -> keras.Sequential:
@@ -86,7 +86,7 @@ def test_models_without_the_pattern_pass_through_unchanged():
 
 
 def test_a_functional_chain_with_equalized_convs_and_a_reshape_is_lowered_to_the_same_function():
-    from training.models.progan_layers import EqualizedConv2D, PixelNorm
+    from gan_edge.training.models.progan_layers import EqualizedConv2D, PixelNorm
 
     keras.utils.set_random_seed(5)
     latent = keras.layers.Input((24,))
@@ -111,9 +111,9 @@ def test_the_dcgan_generator_lowers_to_one_xnnpack_partition(tmp_path):
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.tflite import builtin_op_names
-    from training.config import default_config
-    from training.models import dcgan
+    from gan_edge.export.tflite import builtin_op_names
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import dcgan
 
     generator = dcgan.build_generator(default_config("dcgan"))
     lowered = lower_for_edge(generator)
@@ -132,8 +132,8 @@ def test_the_dcgan_generator_lowers_to_one_xnnpack_partition(tmp_path):
 
 
 def test_a_fully_grown_progan_generator_keeps_only_its_32x32_path():
-    from training.config import default_config
-    from training.models import progan
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import progan
 
     generator = progan.build_generator(default_config("progan"))
     growth = progan.growth_of(generator)
@@ -156,9 +156,9 @@ def progan_int8():
     """A fully grown ProGAN generator (seeded, untrained) as a full-int8 artifact with a dynamic batch."""
     from types import SimpleNamespace
 
-    from export.tflite import to_int8
-    from training.config import default_config
-    from training.models import progan
+    from gan_edge.export.tflite import to_int8
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import progan
 
     keras.utils.set_random_seed(8)
     config = default_config("progan")
@@ -171,7 +171,7 @@ def progan_int8():
 def test_the_progan_int8_generator_is_one_xnnpack_partition(progan_int8):
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.tflite import builtin_op_names
+    from gan_edge.export.tflite import builtin_op_names
 
     ops = builtin_op_names(progan_int8)
     # No resize (depth_to_space instead), no shape arithmetic for the batch (a constant

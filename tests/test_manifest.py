@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from export.embed import embed_in_onnx, embed_in_tflite
+from gan_edge.export.embed import embed_in_onnx, embed_in_tflite
 from gan_edge.artifact import read_manifest
 from gan_edge.errors import ManifestError, ModelFileError
 from gan_edge.manifest import (

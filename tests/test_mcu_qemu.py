@@ -56,7 +56,7 @@ def _make(*args: str, env: dict | None = None, timeout: float = 180) -> subproce
 def module_dir(runtime_models, tmp_path_factory) -> Path:
     """The shared toy generator (Dense 4->16, LeakyReLU, Dense 16->2) as a C module."""
     from conftest import _runtime_manifest_for
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
     from gan_edge.manifest import write_manifest
 
     path = tmp_path_factory.mktemp("mcu_qemu") / "gen_int8.tflite"
@@ -283,7 +283,7 @@ def test_no_qemu_is_refused_in_one_line_saying_how_to_install_it(module_dir, tmp
 @pytest.fixture(scope="module")
 def dcgan_module(tmp_path_factory) -> tuple[Path, Path]:
     """The mcu-preset DCGAN (random weights: tests/mcu_dcgan_model.py) as int8 and as C."""
-    from export.c_module import export_c_module
+    from gan_edge.export.c_module import export_c_module
     from mcu_dcgan_model import mcu_dcgan_int8
 
     model = mcu_dcgan_int8()

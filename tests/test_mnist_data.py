@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import ConfigError, DataError, InputError
-from training.data import mnist
-from training.data.mnist import (
+from gan_edge.training.data import mnist
+from gan_edge.training.data.mnist import (
     MnistData,
     load_mnist,
     split_holdout,

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import InputError
-from training.metrics.mnist import classes as cls
-from training.metrics.mnist.fcd import fcd, feature_statistics
-from training.metrics.mnist.precision_recall import knn_radii, precision_recall
+from gan_edge.training.metrics.mnist import classes as cls
+from gan_edge.training.metrics.mnist.fcd import fcd, feature_statistics
+from gan_edge.training.metrics.mnist.precision_recall import knn_radii, precision_recall
 
 # CI clones the repository with a copy of shared/ beside it: the 10,000-image test split.
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -29,7 +29,7 @@ TEST_EPOCHS = 2
 @pytest.fixture(scope="module")
 def mnist():
     """(images float32 (10000, 28, 28, 1) in [-1, 1], labels int64 (10000,))."""
-    from training.data.mnist import load_mnist, to_model_range
+    from gan_edge.training.data.mnist import load_mnist, to_model_range
 
     data = load_mnist(MNIST_DIR)
     return to_model_range(data.images), data.labels.astype(np.int64)
@@ -42,7 +42,7 @@ def classifier_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(mnist, classifier_cache):
-    from training.metrics.mnist.classifier import load_or_train_classifier
+    from gan_edge.training.metrics.mnist.classifier import load_or_train_classifier
 
     images, labels = mnist
     return load_or_train_classifier(classifier_cache, images, labels, seed=0, epochs=TEST_EPOCHS)
@@ -184,7 +184,7 @@ def test_precision_recall_refuse_bad_input():
 
 
 def test_real_halves_score_far_better_than_noise(mnist, classifier):
-    from training.metrics.mnist.evaluate import NAMES, reference_values
+    from gan_edge.training.metrics.mnist.evaluate import NAMES, reference_values
 
     images, labels = mnist
     noise = np.random.default_rng(0).uniform(-1, 1, size=(2000, 28, 28, 1)).astype(np.float32)
@@ -204,7 +204,7 @@ def test_real_halves_score_far_better_than_noise(mnist, classifier):
 
 
 def test_evaluate_sees_a_collapsed_generator(mnist, classifier):
-    from training.metrics.mnist.evaluate import evaluate
+    from gan_edge.training.metrics.mnist.evaluate import evaluate
 
     images, labels = mnist
     reference, reference_labels = images[:2000], labels[:2000]
@@ -220,7 +220,7 @@ def test_evaluate_sees_a_collapsed_generator(mnist, classifier):
 
 
 def test_evaluate_refuses_bad_images(mnist, classifier):
-    from training.metrics.mnist.evaluate import evaluate
+    from gan_edge.training.metrics.mnist.evaluate import evaluate
 
     images, labels = mnist
     reference = images[:100]
@@ -240,8 +240,8 @@ def test_evaluate_refuses_bad_images(mnist, classifier):
 
 
 def test_registry_knows_mnist():
-    from training.evaluators import evaluator_class
-    from training.evaluators.mnist import CroppedMnistEvaluator, MnistEvaluator
+    from gan_edge.training.evaluators import evaluator_class
+    from gan_edge.training.evaluators.mnist import CroppedMnistEvaluator, MnistEvaluator
 
     assert evaluator_class("mnist") is MnistEvaluator
     assert evaluator_class("mnist32") is CroppedMnistEvaluator
@@ -260,7 +260,7 @@ def test_classifier_is_accurate_and_features_are_float64(classifier, embedded, m
 
 
 def test_second_load_reads_the_cache(mnist, classifier, classifier_cache):
-    from training.metrics.mnist import classifier as clf
+    from gan_edge.training.metrics.mnist import classifier as clf
 
     images, labels = mnist
     cache = classifier_cache
@@ -277,7 +277,7 @@ def test_second_load_reads_the_cache(mnist, classifier, classifier_cache):
 def test_changed_data_or_settings_retrain(mnist, tmp_path):
     import json
 
-    from training.metrics.mnist import classifier as clf
+    from gan_edge.training.metrics.mnist import classifier as clf
 
     images, labels = mnist[0][:400], mnist[1][:400]
     def train(imgs, **kw):  # 1 epoch on 300 digits: only the cache logic is under test

@@ -7,11 +7,11 @@ import pytest
 import tensorflow as tf
 
 from gan_edge.errors import ConfigError
-from training.config import default_config
-from training.data import load_training_data
-from training.data.toy import GRID25, RING8, mixture_points
-from training.metrics import modes as mode_metrics
-from training.models.remedies import BatchDiversity, MinibatchDiscrimination, MinibatchStdDev, Pack
+from gan_edge.training.config import default_config
+from gan_edge.training.data import load_training_data
+from gan_edge.training.data.toy import GRID25, RING8, mixture_points
+from gan_edge.training.metrics import modes as mode_metrics
+from gan_edge.training.models.remedies import BatchDiversity, MinibatchDiscrimination, MinibatchStdDev, Pack
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_unknown_remedy_and_remedy_on_other_models_are_refused():
 
 @pytest.mark.parametrize("overrides", [{"pack": 2}, {"remedy": "mbstd"}, {"remedy": "minibatch_discrimination"}])
 def test_the_dcgan_discriminator_takes_each_remedy(overrides):
-    from training.models import dcgan
+    from gan_edge.training.models import dcgan
 
     config = default_config("dcgan").with_overrides(overrides)
     discriminator = dcgan.build_discriminator(config)
@@ -164,7 +164,7 @@ NO_XLA = {"jit_compile": False}
 def test_one_epoch_of_ring8_with_a_remedy_records_the_mode_metrics(tmp_path):
     config = default_config("ring8").with_overrides(
         {"epochs": 1, "data_samples": 400, "remedy": "mbstd", "pack": 2, "rounds_per_call": 0, **NO_XLA})
-    from training.train import train
+    from gan_edge.training.train import train
 
     result = train(config, tmp_path / "run")
     record = result.records[-1]

@@ -7,9 +7,9 @@ import pytest
 
 import gan_edge
 from gan_edge.errors import ConfigError
-from training.config import default_config
-from training.progan_schedule import GrowthSchedule, growth_driver, level_of
-from training.train import build_checkpoint, build_round, train
+from gan_edge.training.config import default_config
+from gan_edge.training.progan_schedule import GrowthSchedule, growth_driver, level_of
+from gan_edge.training.train import build_checkpoint, build_round, train
 
 # 128 digits in batches of 32, one round per call: the phases are a few rounds long, so
 # two epochs (256 images) pass through 4x4, the fade-in of 8x8, 8x8, the fade-in of 16x16, 16x16
@@ -143,7 +143,7 @@ def test_the_driver_reports_each_resolution_it_moves_past_once(fresh_round):
 
 
 def test_render_at_draws_one_resolution_and_puts_the_phase_back(fresh_round):
-    from training.models.progan import render_at
+    from gan_edge.training.models.progan import render_at
 
     round_, driver = fresh_round
     _set(driver, 16, 0.5)
@@ -189,8 +189,8 @@ def test_resume_in_the_middle_of_a_fade_in_restores_alpha(progan_run, tmp_path):
 
 
 def test_export_to_tflite_and_onnx_generates_32x32(progan_run, tmp_path):
-    from export import export_run
-    from export.tflite import builtin_op_names
+    from gan_edge.export import export_run
+    from gan_edge.export.tflite import builtin_op_names
 
     artifacts = export_run(progan_run.run.path, tmp_path / "export", formats=("float32", "onnx"),
                            fidelity_samples=64)
@@ -221,6 +221,6 @@ def test_export_report_and_evaluate_measure_the_cropped_centre(progan_run, tmp_p
 
 
 def export_run_float32(progan_run, tmp_path):
-    from export import export_run
+    from gan_edge.export import export_run
 
     return export_run(progan_run.run.path, tmp_path / "export32", formats=("float32",), fidelity_samples=64)

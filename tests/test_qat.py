@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import gan_edge
-from export import export_run
-from export.qat import check_quantizable, fold_batch_norm
-from export.tflite import ExportError
+from gan_edge.export import export_run
+from gan_edge.export.qat import check_quantizable, fold_batch_norm
+from gan_edge.export.tflite import ExportError
 from gan_edge.cli.main import main
-from training.config import default_config
-from training.models import model_family
-from training.train import train
+from gan_edge.training.config import default_config
+from gan_edge.training.models import model_family
+from gan_edge.training.train import train
 
 TINY = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
 
@@ -92,7 +92,7 @@ def test_an_unquantizable_layer_is_refused_by_name():
 def test_cli_refuses_qat_of_an_unquantizable_generator_in_one_line(qat_export, tmp_path, capsys, monkeypatch):
     import tf_keras as keras
 
-    from training.models import dcgan
+    from gan_edge.training.models import dcgan
 
     run, _, _ = qat_export
     build = dcgan.build_generator

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from gan_edge.errors import RunFolderError
-from training.config import default_config
-from training.run import RunFolder
+from gan_edge.training.config import default_config
+from gan_edge.training.run import RunFolder
 
 
 def test_create_writes_config_and_folders(tmp_path):

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from training.config import default_config
-from training.models import model_family
+from gan_edge.training.config import default_config
+from gan_edge.training.models import model_family
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "dcgan_speed.py"
 

@@ -31,10 +31,10 @@ def dcgan_int8(tmp_path_factory) -> Path:
     from ai_edge_litert.interpreter import Interpreter
     from conftest import _runtime_manifest_for
 
-    from export.tflite import to_int8
+    from gan_edge.export.tflite import to_int8
     from gan_edge.manifest import write_manifest
-    from training.config import default_config
-    from training.models import model_family
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import model_family
 
     keras.utils.set_random_seed(0)
     config = default_config("dcgan")

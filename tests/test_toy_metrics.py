@@ -1,4 +1,4 @@
-"""training.metrics.toy: moments, sliced Wasserstein, correlation and Fréchet distance of 2-D point clouds."""
+"""gan_edge.training.metrics.toy: moments, sliced Wasserstein, correlation and Fréchet distance of 2-D point clouds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gan_edge.errors import ConfigError, InputError
-from training.metrics.toy import NAMES, correlation, evaluate, frechet_distance, joint_metrics, sliced_wasserstein
+from gan_edge.training.metrics.toy import NAMES, correlation, evaluate, frechet_distance, joint_metrics, sliced_wasserstein
 
 TARGET = ((5.0, 5.0), 1.0)  # the book's N((5, 5), I)
 
@@ -234,7 +234,7 @@ def test_bad_projection_count_is_refused(cloud, projections):
 
 def test_the_evaluator_registry_refuses_an_unknown_name_with_the_valid_ones():
     # training.evaluators: the registry training, export and `gan-edge evaluate` ask.
-    from training.evaluators import evaluator_class
+    from gan_edge.training.evaluators import evaluator_class
 
     with pytest.raises(ConfigError, match=r"^unknown evaluator 'fid': expected one of toy, mnist, mnist32, modes$"):
         evaluator_class("fid")
@@ -242,7 +242,7 @@ def test_the_evaluator_registry_refuses_an_unknown_name_with_the_valid_ones():
 
 def test_tilted_cloud_reads_as_wrong_in_the_progress_line_and_the_demo_table():
     from gan_edge.cli.demo import _explanation, _table
-    from training.config import default_config
+    from gan_edge.training.config import default_config
     from gan_edge.cli.train import describer
 
     rng = np.random.default_rng(9)

@@ -44,7 +44,7 @@ FLOAT_MIN_PSNR_DB = 90.0
 
 
 def _browser_missing() -> str | None:
-    from gan_edge.headless import find_chromium
+    from headless import find_chromium
     from gan_edge.web import find_page_dir
 
     try:
@@ -71,11 +71,11 @@ def export_dir(tmp_path_factory) -> Path:
     """Toy and DCGAN generators in float32, int8-float-io (static batch), onnx and int8."""
     import tf_keras as keras
 
-    from export.pipeline import _write_artifact  # the artifact and manifest exactly as `gan-edge export` writes them
-    from export.source import TrainedGenerator
+    from gan_edge.export.pipeline import _write_artifact  # the artifact and manifest exactly as `gan-edge export` writes them
+    from gan_edge.export.source import TrainedGenerator
     from gan_edge.latent import sample_latent
-    from training.config import default_config
-    from training.models import model_family
+    from gan_edge.training.config import default_config
+    from gan_edge.training.models import model_family
 
     out = tmp_path_factory.mktemp("web-export")
     for model, batch in BATCH.items():
@@ -111,7 +111,7 @@ def server(export_dir, vulkan_for_browser):
 @pytest.fixture(scope="module")
 def page_results(server):
     """The page's test mode over every (artifact, accelerator), in one Chromium run."""
-    from gan_edge.headless import run_page
+    from headless import run_page
 
     models = [_file(m, v) for m in BATCH for v in VARIANTS] + ["toy2d_float32.tflite"]
     reports = run_page(
@@ -192,7 +192,7 @@ def test_a_dynamic_batch_tflite_is_refused_with_the_runtimes_message(page_result
 
 @needs_browser
 def test_int8_inputs_are_explained_next_to_the_runtimes_message(server):
-    from gan_edge.headless import run_page
+    from headless import run_page
 
     (ready,) = run_page(server, {"model": "toy2d_int8_b8.tflite", "accelerator": "wasm", "notify": 1},
                         until="ready", timeout_s=60, webgpu=False)

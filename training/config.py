@@ -149,7 +149,7 @@ class TrainConfig:
     generator_widths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        from training.models import MODELS  # late: models import TensorFlow
+        from gan_edge.training.models import MODELS  # late: models import TensorFlow
 
         _check_choice("model", self.model, tuple(MODELS))
         _check_choice("loss_mode", self.loss_mode, LOSS_MODES)
@@ -320,7 +320,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 def default_config(model: str = "toy2d", preset: str = "default") -> TrainConfig:
     """The settings of one model under a named preset."""
-    from training.models import MODELS
+    from gan_edge.training.models import MODELS
 
     _check_choice("model", model, tuple(MODELS))
     presets = PRESETS.get(model, {"default": {}})

@@ -1,6 +1,6 @@
 """The four-step round on several devices or machines (``tf.distribute``).
 
-Chosen by name: ``default`` (one device, the plain path of ``training.train``),
+Chosen by name: ``default`` (one device, the plain path of ``gan_edge.training.train``),
 ``mirrored`` (``MirroredStrategy``: every GPU of this machine, or every logical CPU
 device when there is no GPU) and ``multiworker`` (``MultiWorkerMirroredStrategy``:
 several machines, each told its place by ``TF_CONFIG``).
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from gan_edge.errors import ConfigError
-from training.data import epoch_batches
-from training.loop import accumulate_rounds
+from gan_edge.training.data import epoch_batches
+from gan_edge.training.loop import accumulate_rounds
 
 __all__ = ["STRATEGIES", "DistributedPlan", "DistributedRound", "plan_for", "replica_slice"]
 
@@ -83,7 +83,7 @@ class DistributedPlan:
         return bool(self.strategy.extended.should_checkpoint)
 
     def epoch_batches(self, samples, batch_size: int, seed: int, epoch: int, skip: int = 0):
-        """The epoch's global batches of ``training.data.epoch_batches``, sliced per replica.
+        """The epoch's global batches of ``gan_edge.training.data.epoch_batches``, sliced per replica.
 
         Each element is (this replica's slice, the global batch size). Sharding is
         explicit (no auto-sharding): every worker builds the same global order and

@@ -3,7 +3,7 @@
 ``evaluate_generator(generate, config, samples=...)`` takes any callable that maps
 latents to samples (a tf_keras generator, or an exported model through gan_edge)
 and returns rows of metrics, ``generator`` first, from the model's evaluator
-(``training.evaluators``: its ``score``): for MNIST also ``real_vs_real`` (two
+(``gan_edge.training.evaluators``: its ``score``): for MNIST also ``real_vs_real`` (two
 disjoint halves of the real digits) and ``untrained_vs_real`` (a freshly
 initialised generator of the same architecture), all against the same reference;
 for the mixtures also ``real`` (points drawn from the mixture itself).
@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from training.evaluators import evaluator_for
+from gan_edge.training.evaluators import evaluator_for
 
 __all__ = ["evaluate_generator"]
 

@@ -30,8 +30,8 @@ from matplotlib.ticker import MaxNLocator
 
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_path
-from training.metrics import toy as toy_metrics
-from training.metrics.checks import points_2d
+from gan_edge.training.metrics import toy as toy_metrics
+from gan_edge.training.metrics.checks import points_2d
 
 __all__ = [
     "plot_training_progress",
@@ -71,7 +71,7 @@ def plot_training_progress(
     """Write the grid of generated (orange) against real (blue) points, one panel per epoch.
 
     ``target`` = ``(mean, std)``, the data's Gaussian, is what each title's ``fd`` is
-    measured against (``training.metrics.toy.joint_metrics``; the ``real`` points' fitted
+    measured against (``gan_edge.training.metrics.toy.joint_metrics``; the ``real`` points' fitted
     Gaussian without it).
     """
     return _save(_build_progress(snapshots, real, target=target), path)

@@ -241,7 +241,7 @@ def accumulate_rounds(one_round, steps) -> dict[str, tf.Tensor]:
     """Call ``one_round() -> metrics`` ``steps`` times in a graph loop (call it inside a
     ``tf.function``); return the losses as means per round, the confusion counts summed.
 
-    The one accumulator of rounds: ``FourStepRound`` and ``training.distribute``'s
+    The one accumulator of rounds: ``FourStepRound`` and ``gan_edge.training.distribute``'s
     ``DistributedRound`` (whose round pulls, draws and reduces over replicas) both use it.
     """
     totals = {

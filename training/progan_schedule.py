@@ -6,7 +6,7 @@ rising linearly from 0 to 1) and a stable phase of ``stable_images``; the last
 resolution stays until training ends. An empty schedule trains at 32x32 from the start.
 
 ``GrowthSchedule.state(images)`` is pure arithmetic. ``GrowthDriver`` binds it to the
-``Growth`` variables of both networks (``training.models.progan_layers``): the training
+``Growth`` variables of both networks (``gan_edge.training.models.progan_layers``): the training
 loop calls ``advance(n)`` between compiled calls of rounds with the real images those
 rounds showed, so alpha moves in steps of ``rounds_per_call`` rounds. The clock
 (``images``) lives in the networks' variables too, so a checkpoint taken in the middle
@@ -87,7 +87,7 @@ class GrowthDriver:
 
 def growth_driver(config, round_) -> GrowthDriver | None:
     """A driver for the ``Growth`` layers of ``round_``'s networks, or None when they have none."""
-    from training.models.progan_layers import Growth
+    from gan_edge.training.models.progan_layers import Growth
 
     growths = [m for net in (round_.generator, round_.discriminator) for m in net.submodules if isinstance(m, Growth)]
     growths = list({id(g): g for g in growths}.values())

@@ -2,7 +2,7 @@
 
     RUN_DIR/
       config.json      the resolved config (what ``export`` rebuilds the models from)
-      metrics.jsonl    one JSON object per epoch, the names of ``training.loop`` + metrics
+      metrics.jsonl    one JSON object per epoch, the names of ``gan_edge.training.loop`` + metrics
       tensorboard/     the same scalars for TensorBoard
       checkpoints/     tf.train.CheckpointManager checkpoints
       samples/         generated points kept at the snapshot epochs (.npy)
@@ -23,7 +23,7 @@ import numpy as np
 
 from gan_edge.errors import ConfigError, RunFolderError
 from gan_edge.io import atomic_path, atomic_write_bytes, atomic_write_json
-from training.config import TrainConfig, config_from_dict
+from gan_edge.training.config import TrainConfig, config_from_dict
 
 __all__ = ["RunFolder"]
 

@@ -32,14 +32,14 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import RunFolderError, TrainingDiverged
-from training import distribute
-from training.config import OptimizerConfig, TrainConfig
-from training.data import epoch_batches, load_training_data
-from training.evaluators import evaluator_for
-from training.loop import FourStepRound
-from training.models import model_family
-from training.progan_schedule import growth_driver
-from training.run import RunFolder
+from gan_edge.training import distribute
+from gan_edge.training.config import OptimizerConfig, TrainConfig
+from gan_edge.training.data import epoch_batches, load_training_data
+from gan_edge.training.evaluators import evaluator_for
+from gan_edge.training.loop import FourStepRound
+from gan_edge.training.models import model_family
+from gan_edge.training.progan_schedule import growth_driver
+from gan_edge.training.run import RunFolder
 
 __all__ = ["TrainResult", "train", "train_epoch", "epoch_record", "build_optimizer", "build_checkpoint",
            "build_round", "round_for"]
@@ -252,7 +252,7 @@ def train_epoch(round_, iterator, steps: int, config: TrainConfig, on_rounds=Non
     than ``steps`` when ``stop()`` said so between two calls. ``epoch_record(sums, steps)``
     is then the epoch's line of metrics.
 
-    The one epoch driver: ``train`` and QAT fine-tuning (``export.qat``) both run it.
+    The one epoch driver: ``train`` and QAT fine-tuning (``gan_edge.export.qat``) both run it.
     A non-finite loss raises ``TrainingDiverged`` before its rounds are added."""
     chunk = config.rounds_per_call or steps
     done = start

@@ -4,7 +4,7 @@ Measured by ``gan_edge.bench`` (load, first inference, warm-up, timed runs); thi
 module parses, prints the table, writes --json / --csv / --plot, and prints the
 matching ``benchmark_model`` command lines so phone results can be set beside ours.
 ``--tf-baseline RUN_DIR`` adds the run's float tf_keras generator (eager and
-``tf.function``, timed by ``export.tf_baseline``, the workstation side, imported only
+``tf.function``, timed by ``gan_edge.export.tf_baseline``, the workstation side, imported only
 then) and a ``vs tf.function`` column.
 """
 
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         from gan_edge.cli._workstation import require_tensorflow
 
         require_tensorflow()
-        from export.tf_baseline import bench_tf_baseline
+        from gan_edge.export.tf_baseline import bench_tf_baseline
 
         macs = _macs_of_run(rows, args.tf_baseline)
         rows = add_speedups(

@@ -30,11 +30,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     require_tensorflow()
     import gan_edge
-    from export import export_run
-    from training.config import default_config
-    from training.data.toy import gaussian_points
-    from training.metrics import toy as toy_metrics
-    from training.train import train
+    from gan_edge.export import export_run
+    from gan_edge.training.config import default_config
+    from gan_edge.training.data.toy import gaussian_points
+    from gan_edge.training.metrics import toy as toy_metrics
+    from gan_edge.training.train import train
 
     config = default_config("toy2d").with_overrides({"epochs": args.epochs, "seed": args.seed})
     out = args.out or default_run_dir("demo")

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--samples must be at least 2, got {args.samples}")
     require_tensorflow()
     from gan_edge.io import atomic_write_json
-    from training.evaluate import evaluate_generator
+    from gan_edge.training.evaluate import evaluate_generator
 
     generate, config = _open(args.target)
     if args.data_dir is not None:
@@ -46,14 +46,14 @@ def run(args: argparse.Namespace) -> int:
 def _open(target: Path):
     """A latents -> samples callable and the training config, from a run folder or a model file."""
     if target.is_dir():
-        from export.source import load_generator
+        from gan_edge.export.source import load_generator
 
         trained = load_generator(target)
         return (lambda latent: trained(latent).numpy()), trained.config
 
     import gan_edge
     from gan_edge.errors import ManifestError
-    from training.config import config_from_dict
+    from gan_edge.training.config import config_from_dict
 
     generator = gan_edge.load(target)
     source_config = generator.manifest.source.get("config")

@@ -10,7 +10,7 @@ from gan_edge.cli._workstation import require_tensorflow
 
 def add_parser(subparsers) -> None:
     # export.formats imports no TensorFlow: --help stays fast, and reads the one definition.
-    from export.formats import C_FORMAT, C_SOURCE, DEFAULT_FORMATS, EXTRA_FORMATS, FORMATS, default_export_dir
+    from gan_edge.export.formats import C_FORMAT, C_SOURCE, DEFAULT_FORMATS, EXTRA_FORMATS, FORMATS, default_export_dir
 
     defaults = ",".join(DEFAULT_FORMATS)
     extras = ", ".join(EXTRA_FORMATS)
@@ -40,8 +40,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_tensorflow()
-    from export import export_run
-    from export.formats import C_FORMAT, C_SOURCE, default_export_dir
+    from gan_edge.export import export_run
+    from gan_edge.export.formats import C_FORMAT, C_SOURCE, default_export_dir
 
     from gan_edge.errors import InputError
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} must be a positive number of KiB, got {value:g}")
     c_dir = None
     if C_FORMAT in formats:
-        from export.c_module import check_target
+        from gan_edge.export.c_module import check_target
 
         c_dir = (args.out if args.out is not None else default_export_dir(args.run_dir)) / C_FORMAT
         check_target(c_dir)  # before any work, like export_run's own checks
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _gate_summary() -> str:
     """The default fidelity gates, formats of equal gates together: '80 dB float32 and onnx, 60 dB float16, ...'."""
-    from export.formats import DEFAULT_MIN_PSNR_DB
+    from gan_edge.export.formats import DEFAULT_MIN_PSNR_DB
 
     by_gate: dict[float, list[str]] = {}
     for name, gate in DEFAULT_MIN_PSNR_DB.items():
@@ -87,8 +87,8 @@ def _and_list(names: list[str]) -> str:
 
 
 def _export_c(artifacts, c_dir: Path, flash_kib: float | None, ram_kib: float | None) -> None:
-    from export.c_module import export_c_module
-    from export.formats import C_SOURCE
+    from gan_edge.export.c_module import export_c_module
+    from gan_edge.export.formats import C_SOURCE
     from gan_edge.errors import GanEdgeError
 
     int8 = next(a for a in artifacts if a.variant == C_SOURCE and a.batch_size is None)

@@ -64,10 +64,10 @@ def describer(model: str):
 
 
 def resolve_config(args: argparse.Namespace):
-    from training.config import default_config, load_config_file
+    from gan_edge.training.config import default_config, load_config_file
 
     if args.resume:
-        from training.run import RunFolder
+        from gan_edge.training.run import RunFolder
 
         base = RunFolder.open(args.out).config()
     else:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue")
     require_tensorflow()
     config = resolve_config(args)
-    from training.train import train
+    from gan_edge.training.train import train
 
     logging.basicConfig(format="gan-edge train: %(levelname)s: %(message)s")  # the collapse alarm
     out = args.out or default_run_dir(config.model)

@@ -22,18 +22,18 @@ class TrainingData:
 
 def load_training_data(config, data_name: str) -> TrainingData:
     if data_name == "gaussian":
-        from training.data.toy import gaussian_points
+        from gan_edge.training.data.toy import gaussian_points
 
         points = gaussian_points(config.data_samples, config.data_mean, config.data_std, config.seed)
         return TrainingData(points, None, f"gaussian mean={config.data_mean} std={config.data_std}")
     if data_name in ("ring8", "grid25"):
-        from training.data.toy import MODE_SETS, mixture_points
+        from gan_edge.training.data.toy import MODE_SETS, mixture_points
 
         modes = MODE_SETS[data_name]
         points = mixture_points(modes, config.data_samples, config.seed)
         return TrainingData(points, None, f"{data_name}: {len(modes.means)} modes, std {modes.std}")
     if data_name == "mnist":
-        from training.data.mnist import load_mnist, to_model_range
+        from gan_edge.training.data.mnist import load_mnist, to_model_range
 
         data = load_mnist(config.data_dir or None)
         limit = config.data_limit or len(data)

@@ -2,7 +2,7 @@
 
 Call ``load_mnist()`` once, then ``to_model_range(data.images)`` for the GAN, or
 ``split_holdout(data, ...)`` first when a classifier needs held-out digits. Feed
-the result to ``training.data.batches``; this module builds no pipeline of its own.
+the result to ``gan_edge.training.data.batches``; this module builds no pipeline of its own.
 
 ``load_mnist`` searches, in order: ``data_dir`` (only there, when given), the
 folder named by ``$GAN_EDGE_DATA``, Keras' cache ``~/.keras/datasets/mnist.npz``

@@ -29,10 +29,10 @@ from gan_edge.errors import ConfigError
 __all__ = ["EVALUATORS", "evaluator_class", "evaluator_for"]
 
 EVALUATORS = {
-    "toy": "training.evaluators.toy:ToyEvaluator",
-    "mnist": "training.evaluators.mnist:MnistEvaluator",
-    "mnist32": "training.evaluators.mnist:CroppedMnistEvaluator",
-    "modes": "training.evaluators.modes:ModesEvaluator",
+    "toy": "gan_edge.training.evaluators.toy:ToyEvaluator",
+    "mnist": "gan_edge.training.evaluators.mnist:MnistEvaluator",
+    "mnist32": "gan_edge.training.evaluators.mnist:CroppedMnistEvaluator",
+    "modes": "gan_edge.training.evaluators.modes:ModesEvaluator",
 }
 
 
@@ -45,6 +45,6 @@ def evaluator_class(name: str):
 
 def evaluator_for(config):
     """The evaluator class of ``config.model``'s family (its ``EVALUATOR`` name)."""
-    from training.models import model_family
+    from gan_edge.training.models import model_family
 
     return evaluator_class(model_family(config.model).EVALUATOR)

@@ -1,7 +1,7 @@
 """The DCGAN's evaluator: generated digits measured through an MNIST classifier.
 
 Features and labels come from a small CNN trained by this project on the real
-digits (``training.metrics.mnist.classifier``; cached between runs). Per
+digits (``gan_edge.training.metrics.mnist.classifier``; cached between runs). Per
 evaluation epoch, on ``eval_samples`` images from fixed latents against as many
 real images: FCD (Fréchet distance in the classifier's 128-d penultimate features,
 not Inception FID), digit coverage, KL divergence from the real class mix, class
@@ -28,10 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from gan_edge.latent import sample_latent
-from training import figures
+from gan_edge.training import figures
 from gan_edge.png import image_grid
-from training.image_grid import write_grid, write_panels
-from training.metrics.mnist import class_entropy, classes_covered, evaluate, load_or_train_classifier
+from gan_edge.training.image_grid import write_grid, write_panels
+from gan_edge.training.metrics.mnist import class_entropy, classes_covered, evaluate, load_or_train_classifier
 
 logger = logging.getLogger("gan_edge.training")
 
@@ -52,7 +52,7 @@ def _real_digits(config):
     The classifier learns from all of them, whatever part the GAN trains on, so that
     runs of any size are measured alike (cached between runs).
     """
-    from training.data.mnist import load_mnist, to_model_range
+    from gan_edge.training.data.mnist import load_mnist, to_model_range
 
     everything = load_mnist(config.data_dir or None)
     images = to_model_range(everything.images)
@@ -85,7 +85,7 @@ class ImageTask:
         return crop_border(images[: self.samples], self.border)
 
     def measure(self, samples: np.ndarray) -> dict[str, float]:
-        """Every metric of ``training.metrics.mnist.evaluate`` (``METRICS`` among them)."""
+        """Every metric of ``gan_edge.training.metrics.mnist.evaluate`` (``METRICS`` among them)."""
         return evaluate(self.measured_images(samples), self.reference, self.classifier)
 
     def digit_shares(self, images: np.ndarray) -> np.ndarray:
@@ -110,8 +110,8 @@ class MnistEvaluator:
         """The ``eval_samples`` real digits of the run's data that training measures against
         (``evaluation_draws``), the classifier, and the border cropped from samples."""
         if data is None:
-            from training.data import load_training_data
-            from training.models import model_family
+            from gan_edge.training.data import load_training_data
+            from gan_edge.training.models import model_family
 
             data = load_training_data(config, model_family(config.model).DATA)
         _, pick = evaluation_draws(config, len(data.samples))
@@ -125,8 +125,8 @@ class MnistEvaluator:
         against the same half of the real digits, on as many samples as a half holds."""
         import tf_keras as keras
 
-        from training.metrics.mnist import reference_values, split_halves
-        from training.models import model_family
+        from gan_edge.training.metrics.mnist import reference_values, split_halves
+        from gan_edge.training.models import model_family
 
         images, labels, classifier = _real_digits(config)
         latent = sample_latent(config.latent_distribution, samples, config.latent_dim, np.random.default_rng(seed))
@@ -187,7 +187,7 @@ class CroppedMnistEvaluator(MnistEvaluator):
         """Draw G at the resolution training just moved past: ``figures/growth.png``
         gains a panel (16 samples from fixed latents, whole 32x32, upsampled from
         ``resolution``), and ``figures/samples_RxR.png`` holds its 64-sample grid."""
-        from training.models.progan import render_at
+        from gan_edge.training.models.progan import render_at
 
         images = render_at(generator, self.latent[:GRID_SIZE], resolution)
         name = f"{resolution}x{resolution}"

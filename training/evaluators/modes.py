@@ -1,6 +1,6 @@
 """The mode-collapse evaluator (ring8, grid25): how many of the mixture's modes G covers.
 
-Metrics (``training.metrics.modes``): ``modes``, ``hq_share``, ``reverse_kl``, on
+Metrics (``gan_edge.training.metrics.modes``): ``modes``, ``hq_share``, ``reverse_kl``, on
 ``eval_samples`` points (the protocol's 2,500) from the same fixed latents at every
 evaluation, so the curve follows one generator. Figures: ``figures/modes.png``, the
 last evaluation's generated points over the real ones with the mode means marked,
@@ -16,10 +16,10 @@ from typing import ClassVar
 import numpy as np
 
 from gan_edge.latent import sample_latent
-from training import figures
-from training.data.toy import MODE_SETS, ModeSet
-from training.metrics import modes as mode_metrics
-from training.models import model_family
+from gan_edge.training import figures
+from gan_edge.training.data.toy import MODE_SETS, ModeSet
+from gan_edge.training.metrics import modes as mode_metrics
+from gan_edge.training.models import model_family
 
 # Real points drawn under the generated ones: enough to show each mode's spread.
 REAL_POINTS = 2500
@@ -75,7 +75,7 @@ class ModesEvaluator:
     def score(cls, generate, config, *, samples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
         """Rows ``generator`` (``samples`` points from latents drawn with ``seed``) and ``real``
         (as many points drawn from the mixture itself, with ``seed``: the best a generator can do)."""
-        from training.data.toy import mixture_points
+        from gan_edge.training.data.toy import mixture_points
 
         task = cls.task(config)
         latent = sample_latent(config.latent_distribution, samples, config.latent_dim, np.random.default_rng(seed))

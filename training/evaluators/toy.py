@@ -1,6 +1,6 @@
 """The toy GAN's evaluator: the generator's points against the data's.
 
-Metrics (``training.metrics.toy``): per-axis mean and standard deviation, their
+Metrics (``gan_edge.training.metrics.toy``): per-axis mean and standard deviation, their
 largest errors against the data, the sliced Wasserstein-1 distance, the x-y
 correlation and the Fréchet distance to the analytic target N(data_mean,
 data_std^2 I), on ``eval_samples`` points drawn from the same fixed latents at every
@@ -17,8 +17,8 @@ from typing import ClassVar
 import numpy as np
 
 from gan_edge.latent import sample_latent
-from training import figures
-from training.metrics import toy as toy_metrics
+from gan_edge.training import figures
+from gan_edge.training.metrics import toy as toy_metrics
 
 # Points kept per snapshot for the progress figure (the book plots a few hundred).
 SNAPSHOT_POINTS = 1000
@@ -34,7 +34,7 @@ class ToyTask:
     METRICS: ClassVar[tuple[str, ...]] = ("mean_err", "std_err", "swd", "corr", "fd")
 
     def measure(self, samples: np.ndarray) -> dict[str, float]:
-        """Every metric of ``training.metrics.toy.evaluate`` (``METRICS`` among them)."""
+        """Every metric of ``gan_edge.training.metrics.toy.evaluate`` (``METRICS`` among them)."""
         return toy_metrics.evaluate(samples, self.reference, target=(self.mean, self.std))
 
 
@@ -64,7 +64,7 @@ class ToyEvaluator:
     def task(config, data=None) -> ToyTask:
         """The run's own data points (rebuilt from the config unless given) and their Gaussian."""
         if data is None:
-            from training.data import load_training_data
+            from gan_edge.training.data import load_training_data
 
             data = load_training_data(config, "gaussian")
         return ToyTask(data.samples, config.data_mean, config.data_std)

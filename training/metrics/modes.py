@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_edge.errors import InputError
-from training.metrics.checks import finite_float64
+from gan_edge.training.metrics.checks import finite_float64
 
 __all__ = ["NAMES", "evaluate", "mode_counts"]
 

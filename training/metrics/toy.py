@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from gan_edge.errors import InputError
-from training.metrics.checks import points_2d
+from gan_edge.training.metrics.checks import points_2d
 
 __all__ = ["NAMES", "evaluate", "joint_metrics", "correlation", "frechet_distance", "sliced_wasserstein"]
 

@@ -3,8 +3,8 @@
 Each family module provides ``build_generator(config)`` and
 ``build_discriminator(config)`` returning tf_keras models, plus ``OUTPUT_SHAPE``
 and ``OUTPUT_RANGE`` (what a sample is, for the exported model's metadata),
-``DATA`` (the data set it learns, see ``training.data``) and ``EVALUATOR``
-(how a run measures it, see ``training.evaluators``).
+``DATA`` (the data set it learns, see ``gan_edge.training.data``) and ``EVALUATOR``
+(how a run measures it, see ``gan_edge.training.evaluators``).
 Modules are imported only when asked for, because they import TensorFlow.
 """
 
@@ -18,11 +18,11 @@ from gan_edge.errors import ConfigError
 __all__ = ["MODELS", "model_family"]
 
 MODELS: dict[str, str] = {
-    "toy2d": "training.models.toy",
-    "dcgan": "training.models.dcgan",
-    "ring8": "training.models.ring8",
-    "grid25": "training.models.grid25",
-    "progan": "training.models.progan",
+    "toy2d": "gan_edge.training.models.toy",
+    "dcgan": "gan_edge.training.models.dcgan",
+    "ring8": "gan_edge.training.models.ring8",
+    "grid25": "gan_edge.training.models.grid25",
+    "progan": "gan_edge.training.models.progan",
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from training.models.remedies import Pack, remedy_layer
+from gan_edge.training.models.remedies import Pack, remedy_layer
 
 OUTPUT_SHAPE = (28, 28, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from training.models.remedies import Pack, remedy_layer
+from gan_edge.training.models.remedies import Pack, remedy_layer
 
 OUTPUT_SHAPE = (2,)
 OUTPUT_RANGE = None  # points in the plane: no bound

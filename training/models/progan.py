@@ -1,7 +1,7 @@
 """Progressive growing (ProGAN, Karras et al., 2018) on MNIST padded to 32x32 (Glassner ch. 22).
 
 The networks grow 4x4 -> 8x8 -> 16x16 -> 32x32; each new resolution fades in with a
-weight alpha rising from 0 to 1 (``training.progan_schedule``).
+weight alpha rising from 0 to 1 (``gan_edge.training.progan_schedule``).
 
 How the growing is built: both networks are built once, at full resolution, with
 every level's layers, and a ``Growth`` layer of non-trainable variables (level, alpha,
@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from training.loop import FourStepRound
-from training.models.progan_layers import (
+from gan_edge.training.loop import FourStepRound
+from gan_edge.training.models.progan_layers import (
     LEVELS, DiscriminatorEntry, EqualizedConv2D, EqualizedDense, Growth, LevelBlend, PixelNorm, level_weights,
 )
-from training.models.remedies import MinibatchStdDev
-from training.progan_schedule import GrowthSchedule, level_of
+from gan_edge.training.models.remedies import MinibatchStdDev
+from gan_edge.training.progan_schedule import GrowthSchedule, level_of
 
 OUTPUT_SHAPE = (32, 32, 1)
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh

@@ -119,7 +119,7 @@ class BatchDiversity(keras.layers.Layer):
 
 def remedy_layer(name: str) -> keras.layers.Layer | None:
     """The layer placed before D's last layer for a remedy name (``None`` for "none")."""
-    from training.config import REMEDIES, _check_choice
+    from gan_edge.training.config import REMEDIES, _check_choice
 
     _check_choice("remedy", name, REMEDIES)
     return {

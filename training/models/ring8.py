@@ -1,6 +1,6 @@
 """The ring8 model: PacGAN's toy GAN (training.models.multimode) on the ring8 mixture."""
 
-from training.models.multimode import (  # noqa: F401  (the family's interface)
+from gan_edge.training.models.multimode import (  # noqa: F401  (the family's interface)
     EVALUATOR,
     OUTPUT_RANGE,
     OUTPUT_SHAPE,

@@ -11,15 +11,15 @@ Importing this package loads numpy only; tf_keras is imported when a classifier 
 built, trained or loaded.
 """
 
-from training.metrics.mnist.classes import class_entropy, class_kl, classes_covered
-from training.metrics.mnist.classifier import (
+from gan_edge.training.metrics.mnist.classes import class_entropy, class_kl, classes_covered
+from gan_edge.training.metrics.mnist.classifier import (
     Classifier,
     load_or_train_classifier,
     train_classifier,
 )
-from training.metrics.mnist.evaluate import NAMES, evaluate, reference_values, split_halves
-from training.metrics.mnist.fcd import fcd
-from training.metrics.mnist.precision_recall import precision_recall
+from gan_edge.training.metrics.mnist.evaluate import NAMES, evaluate, reference_values, split_halves
+from gan_edge.training.metrics.mnist.fcd import fcd
+from gan_edge.training.metrics.mnist.precision_recall import precision_recall
 
 __all__ = [
     "NAMES",

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.metrics.mnist import classes as cls
-from training.metrics.mnist.classifier import check_images, check_labels
-from training.metrics.mnist.fcd import fcd
-from training.metrics.mnist.precision_recall import precision_recall
+from gan_edge.training.metrics.mnist import classes as cls
+from gan_edge.training.metrics.mnist.classifier import check_images, check_labels
+from gan_edge.training.metrics.mnist.fcd import fcd
+from gan_edge.training.metrics.mnist.precision_recall import precision_recall
 
 __all__ = ["NAMES", "evaluate", "reference_values", "split_halves"]
 
