@@ -11,7 +11,7 @@ import importlib
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "ExportedArtifact", "export_run"]
 
-# Imported on first use (PEP 562), so that `from export.formats import ...` (the
+# Imported on first use (PEP 562), so that `from gan_edge.export.formats import ...` (the
 # CLI's --help) does not load the pipeline and TensorFlow with it.
 _LAZY = {
     "DEFAULT_FORMATS": "gan_edge.export.formats",
@@ -23,7 +23,7 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name not in _LAZY:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
+        raise AttributeError(f"module 'gan_edge.export' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value

@@ -18,15 +18,38 @@ import numpy as np
 import tensorflow as tf
 
 from gan_edge.export.source import TrainedGenerator
+from gan_edge.export.tflite import ExportError
 from gan_edge.errors import BackendUnavailable
 
-__all__ = ["OPSET", "to_float32", "to_int8_qdq", "op_type_counts"]
+__all__ = ["OPSET", "INTEGER_ARITHMETIC", "to_float32", "to_int8_qdq", "integer_arithmetic", "op_type_counts"]
 
 # Opset 17 is what ONNX Runtime's mobile builds and its quantization tools support
 # fully; pinned so an artifact does not change with the converter's default.
 OPSET = 17
 # Rows per calibration batch fed to ONNX Runtime (MinMax only needs the extremes).
 _CALIBRATION_BATCH = 100
+
+# Why the weights get 7 bits. On x86 without VNNI (AVX2, and AVX-512 before VNNI) ONNX
+# Runtime's int8 kernels shift the activations to uint8 and multiply them by the int8
+# weights with vpmaddubsw, which adds each pair of products into an int16 and saturates
+# there: 255 * 127 * 2 = 64,770, twice what an int16 holds. On a Zen 1 EPYC that took the
+# toy generator from 43 dB to 21 dB against its float model while a VNNI machine drew it
+# right. VNNI and Arm accumulate in int32 and cannot saturate. ONNX Runtime's documented
+# remedy is reduce_range: weights in [-64, 64], so a pair reaches at most 255 * 64 * 2 =
+# 32,640. The cost is one bit of weight precision (docs/export.md has the measured dB).
+_INT16_MAX = 32_767
+_UINT8_ACTIVATION_MAX = 255
+_WEIGHT_BOUND = 64
+# Into each onnx-int8 manifest (``integer_arithmetic``), with the bound measured on its weights.
+INTEGER_ARITHMETIC = {
+    "weights": f"int8 in [-{_WEIGHT_BOUND}, {_WEIGHT_BOUND}] (7 bits, ONNX Runtime's reduce_range), per tensor",
+    "activations": "int8, per tensor",
+    "assumes": "a product pair of a uint8-shifted activation and two weights fits an int16 "
+               "(x86 without VNNI: vpmaddubsw); int32 accumulation elsewhere (VNNI, Arm)",
+    "int16_limit": _INT16_MAX,
+}
+# The ops whose weights ONNX Runtime's x86 kernels multiply pairwise into int16.
+_INTEGER_MATMUL_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose")
 
 
 def to_float32(trained: TrainedGenerator, *, batch_size: int | None = None) -> bytes:
@@ -88,8 +111,49 @@ def to_int8_qdq(
                 activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8,
                 per_channel=False,
+                # 7-bit weights: see INTEGER_ARITHMETIC.
+                reduce_range=True,
             )
         return target.read_bytes()
+
+
+def integer_arithmetic(model_bytes: bytes) -> dict:
+    """``INTEGER_ARITHMETIC`` with the worst int16 pair sum this QDQ model can reach.
+
+    Read from the weights, not measured on a CPU: for every int8 weight that a MatMul,
+    Gemm or Conv consumes through a DequantizeLinear, the largest sum of two products
+    with uint8 activations is 255 * 2 * max|w - zero point|. Raises ``ExportError``
+    naming the weight when that exceeds an int16, as it would on x86 without VNNI.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(model_bytes).graph
+    initializers = {init.name: init for init in graph.initializer}
+    consumers: dict[str, list[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    worst, worst_weight = 0, None
+    for node in graph.node:
+        weight = initializers.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
+        if weight is None or weight.data_type != onnx.TensorProto.INT8:
+            continue
+        if not any(op in _INTEGER_MATMUL_OPS for op in consumers.get(node.output[0], ())):
+            continue
+        zero_point = (numpy_helper.to_array(initializers[node.input[2]]).astype(np.int32)
+                      if len(node.input) > 2 and node.input[2] in initializers else 0)
+        centred = np.abs(numpy_helper.to_array(weight).astype(np.int32) - zero_point)
+        pair_sum = _UINT8_ACTIVATION_MAX * 2 * int(centred.max(initial=0))
+        if pair_sum > worst:
+            worst, worst_weight = pair_sum, weight.name
+    if worst > _INT16_MAX:
+        raise ExportError(
+            f"onnx-int8 weight {worst_weight!r} can make an int16 intermediate of {worst:,}, over "
+            f"{_INT16_MAX:,}: x86 CPUs without VNNI would saturate it; quantize with 7-bit weights "
+            f"(reduce_range)"
+        )
+    return {**INTEGER_ARITHMETIC, "worst_pair_sum": worst}
 
 
 @contextlib.contextmanager

@@ -214,6 +214,9 @@ def _write_artifact(trained: TrainedGenerator, name: str, batch: int | None, pat
         manifest = replace(manifest, calibration_samples=len(calibration))
     if name in _INT8_IO:
         manifest = _with_tflite_quantization(manifest, raw)
+    if name == "onnx-int8":
+        # Refuses a model whose int16 intermediates could saturate on some CPU.
+        manifest = replace(manifest, integer_arithmetic=onnx_export.integer_arithmetic(raw))
     embed = embed_in_tflite if _SPECS[name].model_format == "tflite" else embed_in_onnx
     path.write_bytes(embed(raw, manifest))
     write_manifest(path, manifest)

@@ -125,6 +125,9 @@ class Manifest:
     created: str
     sha256: str | None = None  # the whole file's; in the sidecar only
     content_sha256: str | None = None  # see content_sha256(); in the embedded copy
+    # What an integer artifact assumes of the kernels that run it (export.onnx.INTEGER_ARITHMETIC:
+    # 7-bit weights, so no int16 intermediate saturates on x86 without VNNI); None for float ones.
+    integer_arithmetic: dict | None = None
 
     def __post_init__(self) -> None:
         if not _is_int(self.schema_version) or self.schema_version != SCHEMA_VERSION:
@@ -157,8 +160,10 @@ class Manifest:
                 raise _field_error(name, "a positive int or None", value)
         for side in ("input", "output"):
             self._check_io(side)
-        for name in ("source", "tool_versions"):
+        for name in ("source", "tool_versions", "integer_arithmetic"):
             value = getattr(self, name)
+            if name == "integer_arithmetic" and value is None:
+                continue  # optional: a float artifact assumes nothing of integer kernels
             if not isinstance(value, dict):
                 raise _field_error(name, "a dict", value)
             try:

@@ -6,6 +6,11 @@ One tiny run is trained, and exported in all formats with --batch 1, once for th
 """
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -202,3 +207,100 @@ def test_cli_gate_override_lets_a_lower_fidelity_artifact_through(run_dir, tmp_p
     assert main(["export", str(run_dir), "--formats", "int8", "--min-psnr", "int8=20", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert [(a["variant"], a["min_psnr_db"]) for a in report["artifacts"]] == [("int8", 20.0)]
+
+
+# --- int8 on every CPU. ONNX Runtime's x86 int8 kernels without VNNI add pairs of uint8 x int8
+# products into int16 and saturate there; export.onnx gives the weights 7 bits so no pair can.
+
+def _latents(folder, n, seed):
+    """Draws of the generator's own latent distribution (as calibration and fidelity use)."""
+    from gan_edge.latent import sample_latent
+
+    manifest = read_manifest(folder / "generator_onnx.onnx")
+    return sample_latent(manifest.latent_distribution, n, manifest.latent_dim,
+                         np.random.default_rng(seed)).astype(np.float32)
+
+
+def _old_settings_qdq(folder, tmp_path):
+    """The float ONNX generator quantized as before (8-bit weights), for contrast."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    plain = onnx.load(folder / "generator_onnx.onnx")
+    del plain.metadata_props[:]  # its manifest would not match the new bytes
+    source, target = tmp_path / "float.onnx", tmp_path / "old-int8.onnx"
+    onnx.save(plain, source)
+    latents = iter([{"latent": _latents(folder, 500, seed=0)}])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(latents, None)
+
+    quantize_static(source, target, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8, per_channel=False)
+    return target
+
+
+def test_onnx_int8_intermediates_cannot_saturate_on_any_cpu(exported, tmp_path):
+    # Read from the weights, so it holds whatever CPU runs the test.
+    from gan_edge.export.onnx import integer_arithmetic
+    from gan_edge.export.tflite import ExportError
+
+    _, folder = exported
+    assumed = read_manifest(folder / "generator_onnx-int8.onnx").integer_arithmetic
+    assert assumed["worst_pair_sum"] <= assumed["int16_limit"] == 32_767
+    assert "7 bits" in assumed["weights"]
+    assert integer_arithmetic((folder / "generator_onnx-int8.onnx").read_bytes()) == assumed
+    assert read_manifest(folder / "generator_onnx.onnx").integer_arithmetic is None
+    # 8-bit weights (the settings before) reach 255 * 127 * 2 = 64,770 and are refused.
+    with pytest.raises(ExportError, match=r"int16 intermediate of 64,770, over 32,767.*reduce_range"):
+        integer_arithmetic(_old_settings_qdq(folder, tmp_path).read_bytes())
+
+
+# Runs in the emulated CPU: each model's outputs on the same latents, into an .npz.
+_RUN_MODELS = """
+    import sys, numpy as np, onnxruntime, gan_edge
+    latents, out, paths = np.load(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    def run(path):
+        if path.endswith("old-int8.onnx"):  # no manifest: straight to ONNX Runtime
+            session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+            return session.run(None, {"latent": latents})[0]
+        return gan_edge.load(path).generate_from_latent(latents)
+    np.savez(out, *[run(p) for p in paths])
+"""
+
+
+def _outputs(models, latents_file, out, emulated_cpu=None):
+    command = [sys.executable, "-c", textwrap.dedent(_RUN_MODELS), str(latents_file), str(out), *map(str, models)]
+    if emulated_cpu:
+        command = ["qemu-x86_64-static", "-cpu", emulated_cpu, *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with np.load(out) as arrays:
+        return [arrays[f"arr_{i}"] for i in range(len(models))]
+
+
+def test_int8_artifacts_are_right_on_an_x86_cpu_without_vnni(exported, tmp_path):
+    # QEMU's Haswell: AVX2 without AVX-512 or VNNI (QEMU's TCG has no AVX-512), so ONNX
+    # Runtime and XNNPACK pick the kernels that a Zen 1 or Haswell machine runs.
+    if shutil.which("qemu-x86_64-static") is None:
+        if os.environ.get("GAN_EDGE_SKIP_EMULATION") == "1":
+            pytest.skip("GAN_EDGE_SKIP_EMULATION=1 and qemu-x86_64-static missing: the AVX2 run was not checked")
+        pytest.fail("qemu-x86_64-static missing: apt-get install qemu-user-static "
+                    "(or set GAN_EDGE_SKIP_EMULATION=1 to skip this test)")
+    from gan_edge.export.fidelity import compare
+
+    _, folder = exported
+    models = [folder / "generator_onnx.onnx", folder / "generator_onnx-int8.onnx",
+              folder / "generator_int8.tflite", _old_settings_qdq(folder, tmp_path)]
+    latents = tmp_path / "latents.npy"
+    np.save(latents, _latents(folder, 2000, seed=5))
+    reference, native_qdq, native_tflite, native_old = _outputs(models, latents, tmp_path / "native.npz")
+    _, avx2_qdq, avx2_tflite, avx2_old = _outputs(models, latents, tmp_path / "avx2.npz", emulated_cpu="Haswell")
+    gate = DEFAULT_MIN_PSNR_DB["onnx-int8"]
+    assert compare(native_qdq, reference)["psnr_db"] >= gate
+    assert compare(avx2_qdq, reference)["psnr_db"] >= gate
+    # XNNPACK's integer kernels are exact on every ISA, as on the aarch64 board.
+    np.testing.assert_array_equal(avx2_tflite, native_tflite)
+    # The emulation sees the defect: 8-bit weights saturate on AVX2 (21 dB on a Zen 1).
+    assert compare(avx2_old, reference)["psnr_db"] < gate
