@@ -17,6 +17,7 @@ describes the machine. Computing only: the CLI (``gan-edge bench``) prints.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import resource
@@ -31,6 +32,7 @@ import numpy as np
 
 from gan_edge.artifact import check_model_file, open_artifact
 from gan_edge.backends import check_threads
+from gan_edge.capacity import check_memory, usable_cpus
 from gan_edge.errors import InputError
 
 __all__ = [
@@ -193,6 +195,10 @@ def bench_model(
         start = time.perf_counter_ns()
         gen = gan_edge.load(path, backend=backend, threads=n_threads, **options)
         init_us = (time.perf_counter_ns() - start) / 1e3
+        if not rows:  # every batch refused before the first is timed
+            sample_bytes = 4 * math.prod(gen.output_shape)
+            for batch in batches:
+                check_memory(batch * sample_bytes, f"batch {batch:,} of {path.name}", "use a smaller batch")
         rng = np.random.default_rng(0)
         for batch in batches:
             out = np.empty((batch, *gen.output_shape), dtype=np.float32)
@@ -276,10 +282,6 @@ def _version(dist: str) -> str | None:
 
 def environment() -> dict[str, Any]:
     """What the numbers were measured on: versions, CPU, cores available."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        usable = os.cpu_count()
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -289,5 +291,5 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "cpus_usable": usable,
+        "cpus_usable": usable_cpus(),
     }

@@ -18,6 +18,7 @@ default stream (seed=None) is shared by all and hands each row to one call.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -35,8 +36,10 @@ from gan_edge.backends import (
     QuantParams,
     check_options,
     check_threads,
+    check_workers,
     open_backend,
 )
+from gan_edge.capacity import check_memory, format_bytes
 from gan_edge.errors import InputError, ManifestError
 from gan_edge.latent import sample_latent as _sample_latent
 from gan_edge.latent_input import LatentInput
@@ -51,6 +54,10 @@ __all__ = ["Generator", "load"]
 _DYNAMIC_CHUNK = 256
 # Tolerance when comparing the model's quantization scales with the manifest's.
 _SCALE_RTOL = 1e-6
+# An output array larger than this is checked against the memory there is before it is
+# allocated (gan_edge.capacity: Linux would let np.empty overcommit, then kill the
+# process filling it). Smaller ones skip the check, which reads /proc: the hot path.
+_CHECKED_ALLOCATION = 64 << 20
 
 Seed = int | np.integer | np.random.Generator | np.random.SeedSequence | None
 
@@ -79,6 +86,7 @@ def load(
 
     ``workers``: how many calls may run at once from different threads, each on
     its own copy of the model (so N times its memory; ``threads`` is per worker).
+    ``threads`` and ``workers`` are each at most ``gan_edge.backends.max_threads()``.
     """
     # Cheap argument checks first, so a typo fails before a runtime is loaded.
     threads = check_threads(threads)
@@ -99,13 +107,6 @@ def load(
     # Same bytes, same options: the copies agree with the manifest as the first does.
     more = [open_backend(name, artifact, threads=threads, **options) for _ in range(workers - 1)]
     return Generator(artifact.manifest, impl, more_backends=more)
-
-
-def check_workers(workers: Any) -> int:
-    """A positive int, else InputError naming the value."""
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise InputError(f"workers must be a positive int (calls that may run at once), got {workers!r}")
-    return int(workers)
 
 
 def _check_agreement(path: Path, manifest: Manifest, impl: Backend) -> None:
@@ -236,6 +237,7 @@ class Generator:
         # --- precomputed for the hot path (generate at batch 1 costs a few us, so
         # every attribute lookup and argument check saved there shows) ---
         self._sample_shape = tuple(manifest.output_shape)
+        self._sample_bytes = 4 * math.prod(self._sample_shape)  # float32
         # int8 output -> float32 data space in one table lookup, bit for bit what
         # (q - zero_point) * scale gives.
         self._lut = None
@@ -302,13 +304,14 @@ class Generator:
         if type(n) is not int or n < 1:
             n = _check_n(n)
         rng = None if seed is None else self._rng_for(seed)  # None: the default stream
+        if n * self._sample_bytes > _CHECKED_ALLOCATION:  # inline: one multiply on the hot path
+            return self._run_into(self._new_out(n), rng)
         return self._run_into(np.empty((n, *self._sample_shape), dtype=np.float32), rng)
 
     def generate_from_latent(self, z: np.ndarray) -> np.ndarray:
         """Samples for the given latents ``z`` (n, latent_dim), floating and finite."""
         z = self._check_latent(z)
-        out = np.empty((z.shape[0], *self.output_shape), dtype=np.float32)
-        return self._run_into(out, None, z)
+        return self._run_into(self._new_out(z.shape[0]), None, z)
 
     def generate_into(self, out: np.ndarray, seed: Seed = None) -> np.ndarray:
         """Fill ``out`` (float32, (n, *output_shape)) with n fresh samples; returns it."""
@@ -356,6 +359,22 @@ class Generator:
         self.close()
 
     # --- inside -----------------------------------------------------------------------
+
+    def _new_out(self, n: int) -> np.ndarray:
+        """An empty (n, *output_shape) float32 array, refused when it cannot fit in memory."""
+        nbytes = n * self._sample_bytes
+        if nbytes > _CHECKED_ALLOCATION:
+            check_memory(nbytes, self._request(n), "generate fewer at a time, or into one reused buffer "
+                         "with generate_into")
+        try:
+            return np.empty((n, *self._sample_shape), dtype=np.float32)
+        except MemoryError:  # where available_memory() knows nothing, numpy still refuses
+            raise InputError(f"{self._request(n)} needs {format_bytes(nbytes)} of memory, more than numpy "
+                             f"could allocate: generate fewer at a time, or into one reused buffer with "
+                             f"generate_into") from None
+
+    def _request(self, n: int) -> str:
+        return f"{n:,} samples of shape {self._sample_shape}"
 
     def _check_out(self, out: Any) -> None:
         expected = _shape_str(("n", *self.output_shape))

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from gan_edge.errors import InputError, ManifestError, ModelFileError
 from gan_edge.io import atomic_write_json
 from gan_edge.latent import check_distribution
@@ -63,6 +65,16 @@ _REEXPORT = "re-export the model with `gan-edge export`"
 # The embedded manifest's content_sha256 before export.embed stamps it: the digits
 # every content hash is computed with (see content_sha256()).
 UNSTAMPED = "0" * 64
+# What a manifest's JSON may be, checked before json.loads sees it (_parse_json). A
+# real one is a few KiB, nests a few levels deep and holds no number longer than a float's repr
+# (24 characters). Past these, json.loads recurses until RecursionError (100,000 '['
+# deep) or refuses an int of over 4,300 digits with ValueError: neither names the file.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_MANIFEST_DEPTH = 32
+MAX_NUMBER_CHARS = 64
+# A JSON string (escapes included), which may hold brackets and digits of its own.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_LONG_NUMBER = re.compile(r"[-0-9][-+.0-9eE]{%d,}" % MAX_NUMBER_CHARS)
 
 
 def _is_int(value: Any) -> bool:
@@ -337,11 +349,13 @@ def read_sidecar(model_path: str | os.PathLike, model_bytes: bytes) -> Manifest 
     sidecar = manifest_path(model_path)
     if not sidecar.is_file():
         return None
+    where = f"manifest {sidecar}"
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {sidecar}: {exc}; {_REEXPORT}") from None
-    manifest = _from_dict_at(data, str(sidecar))
+        with open(sidecar, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)  # one byte more tells "too large" from "at the bound"
+    except OSError as exc:
+        raise ManifestError(f"cannot read {where}: {exc}; {_REEXPORT}") from None
+    manifest = _from_dict_at(_parse_json(raw, where), str(sidecar))
     if manifest.sha256 is None:
         raise ManifestError(
             f"manifest {sidecar} has no sha256, so it cannot be checked against "
@@ -402,15 +416,39 @@ def _from_dict_at(data: Any, where: str) -> Manifest:
 
 
 def _decode_embedded(raw: bytes | str, where: str) -> dict:
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(
-            f"the '{METADATA_KEY}' entry in {where} is not valid JSON ({exc}); {_REEXPORT}"
-        ) from None
+    data = _parse_json(raw, f"the '{METADATA_KEY}' entry in {where}")
     if not isinstance(data, dict):
         raise ManifestError(
             f"the '{METADATA_KEY}' entry in {where} must be a JSON object, "
             f"got {type(data).__name__}; {_REEXPORT}"
         )
     return data
+
+
+def _parse_json(raw: bytes | str, where: str) -> Any:
+    """``json.loads(raw)`` for a manifest, after refusing what it cannot survive (see
+    MAX_MANIFEST_BYTES): every refusal a one-line ManifestError naming ``where``."""
+
+    def refuse(problem: str) -> ManifestError:
+        return ManifestError(f"cannot read {where}: {problem}; {_REEXPORT}")
+
+    if len(raw) > MAX_MANIFEST_BYTES:
+        size = f"{len(raw):,} bytes or more" if len(raw) == MAX_MANIFEST_BYTES + 1 else f"{len(raw):,} bytes"
+        raise refuse(f"it is {size}, above the {MAX_MANIFEST_BYTES:,} a manifest may take")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+    except UnicodeDecodeError as exc:
+        raise refuse(f"it is not valid JSON ({exc})") from None
+    # Outside its strings a JSON text is ASCII, so one byte per character from here.
+    skeleton = _JSON_STRING.sub('""', text).encode("utf-8", "replace")
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int32) - np.isin(codes, (ord("]"), ord("}")))
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > MAX_MANIFEST_DEPTH:
+        raise refuse(f"it nests deeper than {MAX_MANIFEST_DEPTH} levels ({depth:,})")
+    if _LONG_NUMBER.search(skeleton.decode("ascii", "replace")):
+        raise refuse(f"it holds a number longer than {MAX_NUMBER_CHARS} characters")
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # JSONDecodeError and the like
+        raise refuse(f"it is not valid JSON ({exc})") from None

@@ -71,13 +71,20 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
             return value, pos
 
 
-# ModelProto.graph=7; GraphProto: node=1, initializer=5, sparse_initializer=15;
-# NodeProto.attribute=5; AttributeProto: t=5, g=6, tensors=10, graphs=11, sparse_tensor=22,
-# sparse_tensors=23; SparseTensorProto: values=1, indices=2; TensorProto: external_data=13,
-# data_location=14, raw_data=9; StringStringEntryProto: key=1, value=2;
-# ModelProto.metadata_props=14.
+# ModelProto: graph=7, training_info=20, functions=25; GraphProto: node=1, initializer=5,
+# sparse_initializer=15; NodeProto.attribute=5; AttributeProto: t=5, g=6, tensors=10,
+# graphs=11, sparse_tensor=22, sparse_tensors=23; SparseTensorProto: values=1, indices=2;
+# TensorProto: external_data=13, data_location=14, raw_data=9; StringStringEntryProto: key=1,
+# value=2; FunctionProto: node=7, attribute_proto=11 (attribute defaults);
+# TrainingInfoProto: initialization=1, algorithm=2 (graphs); ModelProto.metadata_props=14.
 def onnx_external_data(model_bytes: bytes) -> list[str]:
-    """The ``location`` of every tensor whose data lives outside an ONNX model, or []."""
+    """The ``location`` of every tensor whose data lives outside an ONNX model, or [].
+
+    Every place a tensor can sit is walked: the graph's initializers and its nodes'
+    attributes (subgraphs included), and also the model's functions (their nodes'
+    attributes and attribute defaults) and its training-info graphs, which ONNX Runtime
+    may read as well.
+    """
     buf = bytes(model_bytes)
     found: list[str] = []
     budget = [MAX_ENTRIES]
@@ -99,13 +106,16 @@ def onnx_external_data(model_bytes: bytes) -> list[str]:
             if field in (1, 2) and wire == 2:
                 tensor(*value)
 
+    def count() -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Invalid(f"more than {MAX_ENTRIES} graph entries")
+
     def graph(start: int, end: int, depth: int) -> None:
         if depth > MAX_DEPTH:
             raise _Invalid(f"graphs nested deeper than {MAX_DEPTH}")
         for field, wire, value in _onnx_fields(buf, start, end):
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise _Invalid(f"more than {MAX_ENTRIES} graph entries")
+            count()
             if wire != 2:
                 continue
             if field == 5:
@@ -113,9 +123,27 @@ def onnx_external_data(model_bytes: bytes) -> list[str]:
             elif field == 15:
                 sparse(*value)
             elif field == 1:
-                for f, w, v in _onnx_fields(buf, *value):
-                    if f == 5 and w == 2:
-                        attribute(*v, depth)
+                node(*value, depth)
+
+    def node(start: int, end: int, depth: int) -> None:
+        for field, wire, value in _onnx_fields(buf, start, end):
+            if field == 5 and wire == 2:
+                attribute(*value, depth)
+
+    def function(start: int, end: int) -> None:
+        for field, wire, value in _onnx_fields(buf, start, end):
+            count()
+            if wire != 2:
+                continue
+            if field == 7:
+                node(*value, 0)
+            elif field == 11:
+                attribute(*value, 0)
+
+    def training_info(start: int, end: int) -> None:
+        for field, wire, value in _onnx_fields(buf, start, end):
+            if field in (1, 2) and wire == 2:
+                graph(*value, 0)
 
     def attribute(start: int, end: int, depth: int) -> None:
         for field, wire, value in _onnx_fields(buf, start, end):
@@ -130,8 +158,14 @@ def onnx_external_data(model_bytes: bytes) -> list[str]:
 
     try:
         for field, wire, value in _onnx_fields(buf, 0, len(buf)):
-            if field == 7 and wire == 2:
+            if wire != 2:
+                continue
+            if field == 7:
                 graph(*value, 0)
+            elif field == 25:
+                function(*value)
+            elif field == 20:
+                training_info(*value)
     except _Invalid as exc:
         raise ModelFileError(f"not a valid ONNX model: {exc}") from None
     return found

@@ -10,7 +10,14 @@ import numpy as np
 
 from gan_edge.errors import InputError
 
-__all__ = ["encode_png", "image_grid"]
+__all__ = ["encode_png", "grid_size", "image_grid"]
+
+
+def grid_size(n: int, height: int, width: int, *, gap: int = 2, columns: int | None = None) -> tuple[int, int]:
+    """(height, width) in pixels of ``image_grid``'s tiling of ``n`` images of height x width."""
+    columns = columns or math.isqrt(n - 1) + 1  # ceil(sqrt(n)), exact for any n
+    rows = -(-n // columns)
+    return rows * (height + gap) + gap, columns * (width + gap) + gap
 
 
 def image_grid(images: np.ndarray, *, low: float = -1.0, high: float = 1.0, gap: int = 2,
@@ -20,9 +27,8 @@ def image_grid(images: np.ndarray, *, low: float = -1.0, high: float = 1.0, gap:
     if images.ndim != 4 or images.shape[-1] != 1 or len(images) == 0:
         raise InputError(f"images must have shape (n, height, width, 1) with n >= 1, got {images.shape}")
     n, h, w, _ = images.shape
-    columns = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    grid = np.zeros((rows * (h + gap) + gap, columns * (w + gap) + gap), dtype=np.uint8)
+    columns = columns or math.isqrt(n - 1) + 1
+    grid = np.zeros(grid_size(n, h, w, gap=gap, columns=columns), dtype=np.uint8)
     pixels = np.clip((images[..., 0] - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
     for i, image in enumerate(pixels):
         r, c = divmod(i, columns)

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gan_edge.artifact import Artifact, check_model_file, open_artifact
+from gan_edge.capacity import usable_cpus
 from gan_edge.errors import InputError
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "QuantParams",
     "check_options",
     "check_threads",
+    "check_workers",
+    "max_threads",
     "open_backend",
 ]
 
@@ -158,13 +161,41 @@ def _refuse_closed(name: str):
     return refuse
 
 
+# Threads (and workers, each a copy of the model with threads of its own) per usable
+# core. Past one per core they only take turns (no faster: `gan-edge bench --threads`
+# shows it); by the thousand they exhaust the process's thread and stack limits, and
+# LiteRT then crashes instead of failing (100,000 segfaulted in bench, 40,000 in
+# close()). Four leave room for oversubscription experiments and SMT siblings.
+THREADS_PER_CPU = 4
+
+
+def max_threads() -> int:
+    """The most ``threads`` (and ``workers``) a generator may ask for on this machine."""
+    return THREADS_PER_CPU * usable_cpus()
+
+
+def _check_bound(name: str, value: int) -> int:
+    if value > (bound := max_threads()):
+        raise InputError(
+            f"{name} must be at most {bound} ({THREADS_PER_CPU} per usable core, {usable_cpus()} here), got {value}"
+        )
+    return value
+
+
 def check_threads(threads: int | None) -> int | None:
-    """None (the runtime's default) or a positive int, else InputError."""
+    """None (the runtime's default) or a positive int up to ``max_threads()``, else InputError."""
     if threads is None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise InputError(f"threads must be None or a positive int, got {threads!r}")
-    return int(threads)
+    return _check_bound("threads", int(threads))
+
+
+def check_workers(workers: int) -> int:
+    """A positive int up to ``max_threads()``, else InputError naming the value."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be a positive int (calls that may run at once), got {workers!r}")
+    return _check_bound("workers", int(workers))
 
 
 def _backend_class(name: str) -> type[Backend]:

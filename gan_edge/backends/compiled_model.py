@@ -21,6 +21,7 @@ without a dims signature, so a copy each way is the floor).
 from __future__ import annotations
 
 import ctypes
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from gan_edge.backends.litert import _quant, _shape, litert_message
 from gan_edge.errors import BackendUnavailable, InputError, ModelFileError
 from gan_edge.io import quiet_native_stderr
 
-__all__ = ["ACCELERATORS", "CompiledModelBackend", "parse_accelerator"]
+__all__ = ["ACCELERATORS", "CompiledModelBackend", "gpu_refusal", "parse_accelerator"]
 
 ACCELERATORS = ("cpu", "gpu", "npu")
 # Only the types a generator's I/O uses; TensorBuffer names them by these strings.
@@ -60,6 +61,21 @@ def _flags(parts: tuple[str, ...]):
     for part in parts:
         flags |= HardwareAccelerator[part.upper()]
     return flags
+
+
+def gpu_refusal() -> str | None:
+    """Why LiteRT's GPU accelerator must not start in this process, or None.
+
+    It loads the system's GPU driver into the process; Mesa's Vulkan drivers link their
+    own LLVM, whose option registry clashes with TensorFlow's LLVM: the process aborts
+    (a segfault in a later XLA compile, "free(): invalid pointer" at exit). Which driver
+    loads is known only once it has, so any process with TensorFlow is refused.
+    """
+    if "tensorflow" in sys.modules:
+        return ("TensorFlow is loaded, and LiteRT's GPU accelerator would load the system's GPU driver beside "
+                "it (Mesa's Vulkan drivers bring an LLVM that clashes with TensorFlow's and can abort the "
+                "process): run generation in a process without TensorFlow, e.g. `gan-edge generate`")
+    return None
 
 
 def _npu_library_error() -> str | None:
@@ -129,6 +145,11 @@ class CompiledModelBackend(Backend):
 
         threads = check_threads(threads)
         self.accelerator = parse_accelerator(accelerator)
+        if "gpu" in self.accelerator and (reason := gpu_refusal()) is not None:
+            raise BackendUnavailable(
+                f"accelerator {'+'.join(self.accelerator)!r} is refused in this process: {reason}; "
+                f"available: {', '.join(self.available(artifact))}"
+            )
         self._artifact, self._path = artifact, artifact.path
         self._model_bytes = artifact.data  # checked by open_artifact; LiteRT reads weights from it
         (self._in_shape, self._in_dtype, self._in_q), (self._out_shape, self._out_dtype, self._out_q) = (
@@ -168,8 +189,11 @@ class CompiledModelBackend(Backend):
                 f"accelerator {'+'.join(self.accelerator)!r} cannot run {self._path.name} here: "
                 f"{what}; LiteRT says: {litert_message(exc, last_line=True)}; available: {', '.join(available)}"
             ) from None
-        self._inputs = self._model.create_input_buffers(0)
-        self._outputs = self._model.create_output_buffers(0)
+        try:
+            self._inputs = self._model.create_input_buffers(0)
+            self._outputs = self._model.create_output_buffers(0)
+        except RuntimeError as exc:  # a fuzzed signature (a name whose string is null) fails only here
+            raise ModelFileError(f"LiteRT cannot compile {self._path}: {litert_message(exc, last_line=True)}") from None
         # Host staging arrays, allocated once: invoke() copies through them.
         self._x = np.zeros(self._in_shape, dtype=self._in_dtype)
         self._y = np.zeros(self._out_shape, dtype=self._out_dtype)
@@ -192,7 +216,7 @@ class CompiledModelBackend(Backend):
 
         found = ["cpu"]
         for name in ("gpu", "npu"):
-            if name == "npu" and _npu_library_error() is not None:
+            if (name == "gpu" and gpu_refusal() is not None) or (name == "npu" and _npu_library_error() is not None):
                 continue
             try:
                 with quiet_native_stderr():

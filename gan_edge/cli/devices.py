@@ -26,10 +26,14 @@ def add_parser(subparsers) -> None:
 def _probe(data: bytes, accelerators) -> list[tuple[str, str]]:
     from ai_edge_litert.compiled_model import CompiledModel
 
+    from gan_edge.backends.compiled_model import gpu_refusal
     from gan_edge.backends.litert import litert_message
 
     results = []
     for name, flag in accelerators:
+        if flag.name == "GPU" and (reason := gpu_refusal()) is not None:
+            results.append((name, f"not probed: {reason}"))
+            continue
         try:
             with quiet_native_stderr():
                 compiled = CompiledModel.from_buffer(data, hardware_accel=flag)
