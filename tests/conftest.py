@@ -241,3 +241,27 @@ def targets_dcgan_export(tmp_path_factory, mnist_classifier_cache) -> Path:
     run = train(default_config("dcgan").with_overrides(TINY_DCGAN), tmp_path_factory.mktemp("targets") / "run").run.path
     export_run(run, run / "export", formats=("float32", "int8", "int8-float-io", "onnx"), fidelity_samples=500)
     return run / "export"
+
+
+# --- wheel_: the package as CI ships it ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def gan_edge_wheel(tmp_path_factory) -> SimpleNamespace:
+    """The wheel and sdist of this checkout: ``$GAN_EDGE_WHEEL`` (and the sdist beside it)
+    when CI built them before the tests, else built here once (``python -m build``, no
+    isolation, so no download), from the sdist as a user's pip would."""
+    import subprocess
+    import sys
+
+    given = os.environ.get("GAN_EDGE_WHEEL")
+    if given:
+        wheel = Path(given).resolve()
+        (sdist,) = wheel.parent.glob("gan_edge-*.tar.gz")
+        return SimpleNamespace(wheel=wheel, sdist=sdist)
+    out = tmp_path_factory.mktemp("dist")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(root)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (wheel,), (sdist,) = out.glob("gan_edge-*.whl"), out.glob("gan_edge-*.tar.gz")
+    return SimpleNamespace(wheel=wheel, sdist=sdist)

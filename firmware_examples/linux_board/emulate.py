@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Run generate.py on an emulated Raspberry Pi 4 core (Cortex-A72, aarch64) on this x86-64 machine.
 
-    python emulate.py MODEL.tflite -n 64 --seed 0 --out DIR [--cache DIR]
+    python emulate.py MODEL.tflite -n 64 --seed 0 --out DIR [--wheel gan_edge-*.whl] [--cache DIR]
     python emulate.py --prepare-only [--cache DIR]
 
 What a board would have after `pip install gan-edge`, nothing more: Debian 12's arm64
 python3.11 (its .debs unpacked with `dpkg -x`, no arm64 package installed on this machine)
 and the aarch64 wheels of the edge install's dependencies (read from pyproject.toml; numpy
 pinned to this machine's version, so only the architecture differs), fetched once into the
-cache folder. gan_edge itself comes from this checkout, so the code under test is the code
-here. `qemu-aarch64-static -cpu cortex-a72` runs that python; TensorFlow is not in the
-emulated site-packages at all, so an accidental TensorFlow import fails the run.
+cache folder. gan_edge itself is installed from a wheel, as a user installs it: the one given
+with --wheel (CI passes the wheel it ships), else one built from this checkout
+(`python -m build --wheel`), so the code under test is the code here, packaged. `qemu-aarch64-static
+-cpu cortex-a72` runs that python; TensorFlow is not in the emulated site-packages at all, so an
+accidental TensorFlow import fails the run.
 
 LiteRT's CPU probe (cpuinfo) segfaults on this machine's x86 /proc/cpuinfo text, so the
 run sees a Cortex-A72's text instead, bind-mounted over /proc/cpuinfo in a private mount
@@ -121,8 +123,37 @@ def prepare(cache: Path) -> tuple[Path, Path]:
     return target / "root", target / "site"
 
 
-def emulated_command(root: Path, site: Path, script_args: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The command and environment that run generate.py on the emulated core."""
+def build_wheel(out: Path) -> Path:
+    """A wheel of this checkout, built without isolation (no download), into ``out``."""
+    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
+         "build gan-edge's wheel (pip install build setuptools wheel)")
+    (wheel,) = out.glob("gan_edge-*.whl")
+    return wheel
+
+
+def install_wheel(wheel: Path, cache: Path) -> Path:
+    """``wheel`` unpacked as pip installs it (pure Python: any platform), once per wheel content."""
+    if not (wheel.is_file() and wheel.name.startswith("gan_edge-") and wheel.suffix == ".whl"):
+        raise SetupError(f"--wheel must be a gan_edge-*.whl file, got {wheel}")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:12]
+    target = cache / "wheels" / digest
+    if not (target / "ready").is_file():
+        work = Path(tempfile.mkdtemp(dir=cache, prefix=".wheel-"))
+        try:
+            _run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                  "--target", str(work), str(wheel)], f"install {wheel.name}")
+            (work / "ready").write_text(wheel.name + "\n")
+            (target.parent).mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    return target
+
+
+def emulated_command(root: Path, sites: list[Path], script_args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run generate.py on the emulated core, importing from ``sites``."""
     qemu = shutil.which(QEMU)
     if qemu is None:
         raise SetupError(f"{QEMU} not found: apt-get install qemu-user-static")
@@ -133,7 +164,7 @@ def emulated_command(root: Path, site: Path, script_args: list[str]) -> tuple[li
     namespace = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
     command = [*namespace, "sh", "-c", inner, "sh", str(CPUINFO),
                qemu, "-cpu", "cortex-a72", "-L", str(root), str(python), str(HERE / "generate.py"), *script_args]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": f"{site}{os.pathsep}{REPO}",
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join(map(str, sites)),
            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     return command, env
 
@@ -147,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help=f"where the arm64 python and wheels are kept (default {DEFAULT_CACHE})")
     parser.add_argument("--prepare-only", action="store_true", help="fetch the dependencies, run nothing")
+    parser.add_argument("--wheel", type=Path,
+                        help="the gan_edge wheel to install on the board (default: build one from this checkout)")
     args = parser.parse_args(argv)
     try:
         if not args.prepare_only:
@@ -158,8 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.prepare_only:
             print(f"arm64 python and wheels ready in {root.parent}")
             return 0
-        command, env = emulated_command(root, site, [str(args.model.resolve()), "-n", str(args.n),
-                                                     "--seed", str(args.seed), "--out", str(args.out.resolve())])
+        if args.wheel is None:
+            with tempfile.TemporaryDirectory(prefix="gan-edge-wheel-") as built:
+                installed = install_wheel(build_wheel(Path(built)), args.cache)
+        else:
+            installed = install_wheel(args.wheel.resolve(), args.cache)
+        command, env = emulated_command(root, [installed, site], [str(args.model.resolve()), "-n", str(args.n),
+                                                                  "--seed", str(args.seed),
+                                                                  "--out", str(args.out.resolve())])
     except SetupError as exc:
         print(f"emulate.py: error: {exc}", file=sys.stderr)
         return 2
