@@ -10,9 +10,12 @@ Each folder is written by ``gan-edge export RUN --formats float32,int8-float-io,
 page (``firmware_examples/web``) in benchmark mode: LiteRT.js (.tflite) and ONNX
 Runtime Web (.onnx) on WebAssembly (one thread) and on WebGPU, the same fields
 (first call, then ``--warmup`` untimed calls, then ``--runs`` timed ones; a call is
-input tensor in, run, output read back to the CPU). Latents are drawn outside the
-timed call in the browser and inside it natively (gan_edge's generate_into). The
-page's clock is ``performance.now()``, 5 us steps in a cross-origin-isolated page.
+input tensor in, run, output read back to the CPU). A WebGPU row is timed only where
+the page's check against WebAssembly passed (``firmware_examples/web/agreement.js``);
+where it failed, the page times the WebAssembly generator it shows and the note says so.
+Latents are drawn outside the timed call in the browser and inside it natively
+(gan_edge's generate_into). The page's clock is ``performance.now()``, 5 us steps in a
+cross-origin-isolated page.
 ``--screenshot`` saves the page drawing digits from the DCGAN folder's float32 model.
 """
 
@@ -75,7 +78,10 @@ def browser_rows(folder: Path, models: list[Path], batch: int, runs: int, warmup
         if "error" in report:
             notes.append(f"{report['model']} on {report['requested']}: {report['error']}")
             continue
-        if report["accelerator"] != report["requested"]:
+        check = report.get("agreement")
+        if check and not check["agrees"]:  # the page timed the WebAssembly generator it showed instead
+            notes.append(f"{report['model']} on {report['requested']}: {check['line']}")
+        elif report["accelerator"] != report["requested"]:
             notes.append(f"{report['model']}: {report['requested']} refused it, ran on {report['accelerator']}")
         r = report["bench"]
         timing = Timing(**{f.name: r[f.name] for f in dataclasses.fields(Timing)})

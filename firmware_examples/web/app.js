@@ -2,9 +2,10 @@
 // space, time the calls. With ?test=1 it runs a fixed suite instead and posts the
 // results (latents, outputs, timings, errors) to the server: see README.md.
 
+import {openChecked} from './agreement.js';
 import {draw} from './draw.js';
 import {interpolate, sampleLatent} from './latent.js';
-import {openGenerator, pickAccelerator, webGpuAdapter} from './runtime.js';
+import {pickAccelerator, webGpuAdapter} from './runtime.js';
 import {benchRow} from './stats.js';
 
 const $ = (id) => document.getElementById(id);
@@ -40,7 +41,12 @@ function showError(entry, error) {
   ctx.fillText(`${entry?.file ?? 'model'}: ${message}`.slice(0, 90), 10, 24);
 }
 
-async function bench(gen, entry, initUs, {runs = 100, warmup = 10} = {}) {
+function showCheck(check) {
+  $('check').textContent = check?.line ?? '';
+  $('check').className = check && !check.agrees ? 'warning' : 'muted';
+}
+
+async function bench(gen, entry, {runs = 100, warmup = 10} = {}) {
   // A dynamic batch (ONNX) is timed at ?batch= (default 8), to sit beside the static ones.
   const batch = gen.batch ?? Number(params.get('batch') ?? 8);
   const z = sampleLatent(entry.manifest.latent_distribution, batch, entry.manifest.latent_dim, 1);
@@ -55,7 +61,7 @@ async function bench(gen, entry, initUs, {runs = 100, warmup = 10} = {}) {
     times[i] = (performance.now() - start) * 1e3;
   }
   return benchRow({
-    artifact: entry.file, backend: gen.backend, batch, warmup, initUs, firstUs, timesUs: times,
+    artifact: entry.file, backend: gen.backend, batch, warmup, initUs: gen.initUs, firstUs, timesUs: times,
     modelBytes: entry.size, sourceRun: entry.manifest.source?.run,
   });
 }
@@ -78,14 +84,17 @@ async function openSelected() {
   $('model-name').textContent = entry.file;
   $('error').textContent = '';
   $('latency').textContent = '';
+  showCheck(null);
   const choice = $('accelerator').value;
   try {
     const accelerator = await pickAccelerator(choice);
     $('status').textContent = `loading on ${accelerator}...`;
-    const start = performance.now();
-    state.gen = await openGenerator(entry, accelerator);
-    state.initUs = (performance.now() - start) * 1e3;
-    const fell = state.gen.accelerator !== accelerator ? ` (${accelerator} refused the model: fell back)` : '';
+    // The check draws one call's worth of its own latents, so it costs one call per accelerator.
+    const m = entry.manifest, rows = m.batch_size ?? 8;
+    const {gen, check} = await openChecked(entry, accelerator, sampleLatent(m.latent_distribution, rows, m.latent_dim, 0), rows);
+    state.gen = gen;
+    showCheck(check);
+    const fell = gen.accelerator !== accelerator && !check ? ` (${accelerator} refused the model: fell back)` : '';
     $('status').textContent = `${state.gen.backend}${fell}, batch ${state.gen.batch ?? 'dynamic'}, latent ${entry.manifest.latent_distribution}^${entry.manifest.latent_dim}`;
     newEndpoints();
     await render();
@@ -132,7 +141,7 @@ async function interactive() {
     if (!state.gen) return;
     $('bench').disabled = true;
     try {
-      const row = await bench(state.gen, state.entry, state.initUs);
+      const row = await bench(state.gen, state.entry);
       addBenchRow(row);
       await post({kind: 'bench', row, userAgent: navigator.userAgent, adapter: await webGpuAdapter()}).catch(() => {});
     } catch (error) {
@@ -142,10 +151,15 @@ async function interactive() {
     }
   };
   await openSelected();
-  if (params.has('notify')) await post({kind: 'ready', model: state.entry.file, error: $('error').textContent || null});
+  if (params.has('notify')) {
+    await post({kind: 'ready', model: state.entry.file, error: $('error').textContent || null,
+                backend: state.gen?.backend ?? null, check: $('check').textContent || null});
+  }
 }
 
 // --- test mode: ?test=1&models=a,b&accelerators=wasm,webgpu&n=12&seed=7[&bench=RUNS,WARMUP&batch=B] ---
+// A WebGPU result carries `agreement` (the check against WebAssembly on its latents) and
+// `webgpu_outputs` (what WebGPU returned, whether or not it was shown).
 
 async function testSuite() {
   const models = (params.get('models') ?? '').split(',').filter(Boolean);
@@ -160,17 +174,22 @@ async function testSuite() {
       let gen = null;
       try {
         if (!entry) throw new Error(`no model ${file} on this server`);
-        const start = performance.now();
-        gen = await openGenerator(entry, requested);
-        const initUs = (performance.now() - start) * 1e3;
-        Object.assign(result, {accelerator: gen.accelerator, backend: gen.backend, fully_accelerated: gen.fullyAccelerated, batch: gen.batch});
         const m = entry.manifest;
         const z = sampleLatent(m.latent_distribution, n, m.latent_dim, seed);
-        const out = await gen.run(z, n);
+        const opened = await openChecked(entry, requested, z, n);
+        gen = opened.gen;
+        const {outputs: out, check} = opened;
+        Object.assign(result, {accelerator: gen.accelerator, backend: gen.backend, fully_accelerated: gen.fullyAccelerated, batch: gen.batch});
         result.latents = b64(z);
         result.outputs = b64(out);
+        if (check) {
+          const {webgpu, ...agreement} = check;
+          result.agreement = agreement;
+          result.webgpu_outputs = b64(webgpu);
+        }
+        showCheck(check);
         draw($('canvas'), m, out, n);
-        if (runs) result.bench = await bench(gen, entry, initUs, {runs, warmup});
+        if (runs) result.bench = await bench(gen, entry, {runs, warmup});
       } catch (error) {
         result.error = error?.message ?? String(error);
         showError(entry, error);
