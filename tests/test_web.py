@@ -63,10 +63,11 @@ FLOAT_MIN_PSNR_DB = 90.0
 def _browser_missing() -> str | None:
     from headless import find_chromium
     from gan_edge.web import find_page_dir
+    from gan_edge.web_vendor import find_runtimes
 
     try:
         find_chromium()
-        find_page_dir()
+        find_runtimes(find_page_dir(), fetch=False)
     except BackendUnavailable as exc:
         return f"{exc} (.ci/install-browser.sh installs both)"
     return None
