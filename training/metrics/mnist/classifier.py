@@ -24,9 +24,7 @@ is retrained and overwritten. Bump ``ARCHITECTURE_VERSION`` whenever
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +33,7 @@ import numpy as np
 
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_write_json
+from gan_edge.training.metrics.weights_cache import file_sha256, matching_record, save_weights_atomically
 
 if TYPE_CHECKING:
     import tf_keras as keras
@@ -202,13 +201,13 @@ def load_or_train_classifier(
     accuracy = float(np.mean(unmeasured.predict_classes(images[held]) == labels[held]))
 
     weights = cache_dir / WEIGHTS_FILE
-    _save_weights_atomically(model, weights)
+    save_weights_atomically(model, weights)
     info = {
         **key,
         "accuracy": accuracy,
         "train_size": int(len(train)),
         "train_seconds": round(seconds, 2),
-        "weights_sha256": _file_sha256(weights),
+        "weights_sha256": file_sha256(weights),
         "tf_keras_version": _keras().__version__,
     }
     atomic_write_json(cache_dir / INFO_FILE, info)  # written last: it vouches for the weights
@@ -271,14 +270,9 @@ def _check_epochs(epochs) -> None:
 
 def _load_cached(cache_dir: Path, key: dict) -> Classifier | None:
     """The cached classifier if its record matches ``key`` and its weights hash; else None."""
-    info_path, weights = cache_dir / INFO_FILE, cache_dir / WEIGHTS_FILE
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict) or any(info.get(k) != v for k, v in key.items()):
-        return None
-    if not weights.is_file() or _file_sha256(weights) != info.get("weights_sha256"):
+    weights = cache_dir / WEIGHTS_FILE
+    info = matching_record(cache_dir / INFO_FILE, weights, key)
+    if info is None:
         return None
     model = build_classifier()
     try:
@@ -290,29 +284,8 @@ def _load_cached(cache_dir: Path, key: dict) -> Classifier | None:
     return Classifier(model, accuracy=info["accuracy"], info=info, from_cache=True)
 
 
-def _save_weights_atomically(model: keras.Model, path: Path) -> None:
-    # Not gan_edge.io.atomic_path: tf_keras picks the weights format from the name,
-    # and only a name ending in .weights.h5 gets the format load_weights expects.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".weights.h5", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a plain open() would not
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _keras():
     # Imported on first use: the package's numpy-only metrics must not load TensorFlow.
     import tf_keras
 
     return tf_keras
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
