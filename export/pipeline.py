@@ -2,16 +2,19 @@
 
 For each format (and each static batch size asked): convert to bytes, embed the
 manifest, stage the file in a temporary folder, load it through the edge runtime
-(``gan_edge.load``, exactly as a device will), compare its samples with the float
-generator's from the same latents, and only when the fidelity gate passes move it
-into place beside its manifest. A refused or interrupted export leaves no artifact
-behind. Then ``report.json`` and ``figures/fidelity.png`` describe what was written.
+(``gan_edge.load``, exactly as a device will) and compare its samples with the float
+generator's from the same latents. ``report.json`` and ``figures/fidelity.png``
+describe them. Only when every artifact has passed its fidelity gate does the whole
+set move into place: an export writes all its formats or none, so a refused or
+interrupted one leaves the output folder as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -28,7 +31,8 @@ from gan_edge.export.embed import embed_in_onnx, embed_in_tflite
 from gan_edge.export.formats import ALL_FORMATS as _SPECS
 from gan_edge.export.formats import DEFAULT_FORMATS, DEFAULT_MIN_PSNR_DB, EXTRA_FORMATS, FORMATS, default_export_dir
 from gan_edge.export.source import TrainedGenerator, load_generator
-from gan_edge.errors import ConfigError, RunFolderError
+from gan_edge.training.config import MAX_EPOCHS
+from gan_edge.errors import ConfigError, GanEdgeError, RunFolderError
 from gan_edge.io import atomic_write_json, quiet_native_stderr
 from gan_edge.latent import sample_latent
 from gan_edge.manifest import Manifest, Quantization, write_manifest
@@ -55,8 +59,13 @@ _CONVERTERS: dict[str, Callable[[TrainedGenerator, np.ndarray, int | None], byte
 # Latents per artifact for the fidelity check, and for int8 calibration.
 FIDELITY_SAMPLES = 10_000
 DEFAULT_CALIBRATION_SAMPLES = 500
+# The largest static batch: GPU delegates want small fixed batches (1 to 8), and the
+# fidelity check runs the artifact at its batch, which for the DCGAN (about 80 KB of
+# float activations a sample) is 320 MB at 4,096 and would be gigabytes beyond.
+MAX_STATIC_BATCH = 4096
 # Points per panel in figures/fidelity.png.
 FIGURE_POINTS = 1_000
+_FIGURE = "figures/fidelity.png"
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,8 @@ def export_run(
         raise ConfigError(f"calibration_samples must be a positive int, got {calibration_samples!r}")
     if isinstance(fidelity_samples, bool) or not isinstance(fidelity_samples, int) or fidelity_samples < 2:
         raise ConfigError(f"fidelity_samples must be an int of 2 or more, got {fidelity_samples!r}")
-    if isinstance(qat_epochs, bool) or not isinstance(qat_epochs, int) or qat_epochs < 0:
-        raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {qat_epochs!r}")
+    if isinstance(qat_epochs, bool) or not isinstance(qat_epochs, int) or not 0 <= qat_epochs <= MAX_EPOCHS:
+        raise ConfigError(f"qat epochs must be an int from 0 to {MAX_EPOCHS:,} (--qat-epochs), got {qat_epochs!r}")
     gates = _check_gates(min_psnr_db)
 
     trained = load_generator(run_dir)
@@ -120,6 +129,7 @@ def export_run(
         # Refused by layer name before anything is fine-tuned or written.
         qat.check_quantizable(qat.fold_batch_norm(trained.model))
     out_dir = Path(out_dir) if out_dir is not None else default_export_dir(trained.run.path)
+    _check_out_dir(out_dir)
     jobs = [(name, None) for name in formats] + [
         (name, batch) for batch in batch_sizes for name in formats if _SPECS[name].model_format == "tflite"
     ]
@@ -142,51 +152,86 @@ def export_run(
         # What the artifact is meant to reproduce: the fine-tuned model, fake quantization included.
         qat_reference = _generate(sources["qat"], latents)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     artifacts, panels = [], {}
-    with tempfile.TemporaryDirectory(prefix=".staging-", dir=out_dir) as staging:
-        for job in jobs:
-            name, batch = job
-            started = time.perf_counter()
-            staged = Path(staging) / targets[job].name
-            _write_artifact(sources[name], name, batch, staged, calibration)
-            samples = gan_edge.load(staged).generate_from_latent(latents)
-            measured = fidelity.compare(samples, reference)
-            if name == "qat":
-                # Fine-tuning moved the generator away from the float one on purpose:
-                # the PSNR gate checks the conversion against the fine-tuned model;
-                # psnr_db against the float generator is reported beside it.
-                tuned = fidelity.compare(samples, qat_reference)
-                measured.update({f"qat_model_{k}": v for k, v in tuned.items()})
-                fidelity.check_gate(_stem(name, batch), tuned, gates[name])
-            else:
-                fidelity.check_gate(_stem(name, batch), measured, gates[name])
-            measured.update(fidelity.task_metrics(samples, target_data))
-            if coverage_gate and float_shares is not None:
-                fidelity.check_task_gate(_stem(name, batch), fidelity.digit_shares(samples, target_data),
-                                         float_shares)
-            staged_manifest = Path(str(staged) + ".manifest.json")
-            final_manifest = Path(str(targets[job]) + ".manifest.json")
-            # The model first: a manifest never points at a model that is not there yet.
-            shutil.move(staged, targets[job])
-            shutil.move(staged_manifest, final_manifest)
-            artifact = ExportedArtifact(
-                name, targets[job], final_manifest, targets[job].stat().st_size, measured,
-                time.perf_counter() - started, batch,
-            )
-            artifacts.append(artifact)
-            panels[artifact.name] = samples[:FIGURE_POINTS]
-            if on_artifact is not None:
-                on_artifact(artifact)
-    extra = {"coverage_gate": coverage_gate}
-    if "qat" in formats:
-        extra["qat_epochs"] = qat_epochs
-    _write_report(out_dir, trained, artifacts, calibration_samples, gates, reference_task, fidelity_samples, extra)
-    if figures.can_plot(trained.output_shape):
-        figures.plot_fidelity(reference[:FIGURE_POINTS], panels, out_dir / "figures" / "fidelity.png")
-    elif figures.can_plot_images(trained.output_shape):
-        figures.plot_fidelity_images(reference, panels, out_dir / "figures" / "fidelity.png")
+    with _staging_folder(out_dir) as staging:
+        try:
+            for job in jobs:
+                name, batch = job
+                started = time.perf_counter()
+                staged = staging / targets[job].name
+                _write_artifact(sources[name], name, batch, staged, calibration)
+                samples = gan_edge.load(staged).generate_from_latent(latents)
+                measured = fidelity.compare(samples, reference)
+                if name == "qat":
+                    # Fine-tuning moved the generator away from the float one on purpose:
+                    # the PSNR gate checks the conversion against the fine-tuned model;
+                    # psnr_db against the float generator is reported beside it.
+                    tuned = fidelity.compare(samples, qat_reference)
+                    measured.update({f"qat_model_{k}": v for k, v in tuned.items()})
+                    fidelity.check_gate(_stem(name, batch), tuned, gates[name])
+                else:
+                    fidelity.check_gate(_stem(name, batch), measured, gates[name])
+                measured.update(fidelity.task_metrics(samples, target_data))
+                if coverage_gate and float_shares is not None:
+                    fidelity.check_task_gate(_stem(name, batch), fidelity.digit_shares(samples, target_data),
+                                             float_shares)
+                artifact = ExportedArtifact(
+                    name, targets[job], Path(str(targets[job]) + ".manifest.json"), staged.stat().st_size,
+                    measured, time.perf_counter() - started, batch,
+                )
+                artifacts.append(artifact)
+                panels[artifact.name] = samples[:FIGURE_POINTS]
+        except GanEdgeError as exc:
+            if not artifacts:
+                raise
+            passed = ", ".join(a.name for a in artifacts)
+            message = (f"{exc} [an export writes all its formats or none: {passed} passed its gate but was not "
+                       f"written either; {out_dir} is as it was]")
+            raise type(exc)(message).with_traceback(exc.__traceback__) from None
+        extra = {"coverage_gate": coverage_gate}
+        if "qat" in formats:
+            extra["qat_epochs"] = qat_epochs
+        _write_report(staging, trained, artifacts, calibration_samples, gates, reference_task, fidelity_samples,
+                      extra)
+        if figures.can_plot(trained.output_shape):
+            figures.plot_fidelity(reference[:FIGURE_POINTS], panels, staging / _FIGURE)
+        elif figures.can_plot_images(trained.output_shape):
+            figures.plot_fidelity_images(reference, panels, staging / _FIGURE)
+        _refuse_existing(targets.values())  # again: nothing may have appeared there meanwhile
+        _move_into(staging, out_dir, [a.path.name for a in artifacts])
+    if on_artifact is not None:
+        for artifact in artifacts:
+            on_artifact(artifact)
     return artifacts
+
+
+@contextlib.contextmanager
+def _staging_folder(out_dir: Path):
+    """A temporary folder on the output folder's file system, so that moving the finished
+    artifacts into place is a rename: inside the output folder when it exists, else beside
+    the first of its parents that does (nothing is created for a refused export)."""
+    if out_dir.is_dir():
+        where, prefix = out_dir, ".staging-"
+    else:
+        where = out_dir.parent
+        while not where.is_dir():
+            where = where.parent
+        prefix = f".{out_dir.name}.staging-"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, out_dir: Path, model_files: list[str]) -> None:
+    """The staged files into ``out_dir``: each model before its manifest (a manifest never
+    points at a model that is not there yet), then the figure, and the report last."""
+    names = [name for model in model_files for name in (model, model + ".manifest.json")]
+    names += [name for name in (_FIGURE, "report.json") if (staging / name).exists()]
+    for name in names:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, out_dir / name)
 
 
 _GENERATE_CHUNK = 500
@@ -302,6 +347,9 @@ def _check_batch_sizes(batch_sizes) -> tuple[int, ...]:
             raise ConfigError(
                 f"batch sizes must be positive integers (e.g. --batch 1,8), got {size!r}"
             )
+        if size > MAX_STATIC_BATCH:
+            raise ConfigError(f"batch sizes must be at most {MAX_STATIC_BATCH:,} (GPU delegates want 1 to 8), "
+                              f"got {size}")
         checked.append(int(size))
     return tuple(dict.fromkeys(checked))
 
@@ -311,9 +359,19 @@ def _check_gates(min_psnr_db: dict[str, float] | None) -> dict[str, float]:
     for name, value in overrides.items():
         if name not in _SPECS:
             raise ConfigError(f"min_psnr_db names unknown format {name!r}: expected one of {', '.join(_SPECS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"min_psnr_db[{name!r}] must be a number of dB, got {value!r}")
+        # A NaN gate would refuse every artifact, and inf one: a gate is a finite number.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"min_psnr_db[{name!r}] must be a finite number of dB, got {value!r}")
     return {**DEFAULT_MIN_PSNR_DB, **overrides}
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    folder = out_dir
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is a file, expected a folder to hold the artifacts: "
+                             f"pass another --out than {out_dir} (nothing was written)")
 
 
 def _refuse_existing(paths) -> None:

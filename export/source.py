@@ -45,7 +45,13 @@ def load_generator(run_dir) -> TrainedGenerator:
         )
     # Only the generator is needed; the rest of the checkpoint (D, optimizers,
     # noise state) is ignored.
-    status = tf.train.Checkpoint(generator=generator).read(checkpoint)
+    try:
+        status = tf.train.Checkpoint(generator=generator).read(checkpoint)
+    # A truncated data file surfaces as IndexError from TensorFlow's reader, other damage as an OpError.
+    except (IndexError, tf.errors.OpError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFolderError(f"{checkpoint} cannot be read ({first_line}): the checkpoint is damaged; "
+                             f"restore {run.checkpoints} from a copy, or train a new run") from None
     status.expect_partial()
     try:
         status.assert_existing_objects_matched()

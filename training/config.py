@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ __all__ = [
     "default_config",
     "config_from_dict",
     "load_config_file",
+    "read_json_file",
+    "parse_json",
+    "MAX_SEED",
+    "MAX_EPOCHS",
 ]
 
 LOSS_MODES = ("standard", "book")
@@ -40,6 +45,21 @@ REMEDY_MODELS = ("ring8", "grid25", "dcgan")
 OPTIMIZERS = ("adam", "sgd")
 # The models that grow progressively, and the resolution their data has (a schedule must end there).
 GROWING_MODELS = {"progan": 32}
+# keras.utils.set_random_seed seeds NumPy's legacy generator, which takes 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# 2,500 times the longest preset (PacGAN's 400 epochs): more is a typo, not a plan (a
+# million toy epochs already take a day). It also keeps the mid-epoch checkpoint
+# numbers (epoch * 1,000,000 + round, training/train.py) far inside int64.
+MAX_EPOCHS = 1_000_000
+# The toy data is float32: a mean or spread near its largest value draws inf samples.
+_FLOAT32_MAX = 3.4028234663852886e38
+# Bounds on JSON that a user hands in (--config) or may have edited (a run's config.json,
+# metrics.jsonl). Real ones are a few KB, nest two levels (an object of objects and lists)
+# and hold 64-bit numbers; past these bounds Python's parser itself fails, with a
+# RecursionError (deep nesting) or a ValueError (integers over 4,300 digits).
+MAX_JSON_BYTES = 1 << 20
+MAX_JSON_DEPTH = 16
+MAX_INT_DIGITS = 19  # 2**63 - 1 has 19
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,7 @@ class OptimizerConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        _check_representable(self)
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class GrowthConfig:
                                   f"{high} follows {low}")
         if self.resolutions and self.resolutions[0] < 4:
             raise ConfigError(f"growth.resolutions must start at 4 or more, got {list(self.resolutions)}")
+        _check_representable(self)
 
 
 @dataclass(frozen=True)
@@ -155,7 +177,11 @@ class TrainConfig:
         _check_choice("loss_mode", self.loss_mode, LOSS_MODES)
         _check_choice("latent_distribution", self.latent_distribution, tuple(DISTRIBUTIONS))
         if self.epochs < 0:
-            raise ConfigError(f"epochs must be 0 or more, got {self.epochs}")
+            raise ConfigError(f"epochs must be 0 or more, got {_shown(self.epochs)}")
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {_shown(self.epochs)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be in 0..{MAX_SEED} (what NumPy seeds with), got {_shown(self.seed)}")
         for name in ("batch_size", "latent_dim", "data_samples", "eval_samples", "eval_every"):
             _check_positive(name, getattr(self, name))
         for name in ("data_limit", "rounds_per_call", "collapse_min_classes"):
@@ -166,9 +192,11 @@ class TrainConfig:
             raise ConfigError(f"r1_gamma must be 0 (off) or a positive finite number, got {self.r1_gamma}")
         _check_choice("remedy", self.remedy, REMEDIES)
         if self.pack < 1 or self.batch_size % self.pack:
-            divisors = ", ".join(str(d) for d in range(1, self.batch_size + 1) if self.batch_size % d == 0)
-            raise ConfigError(f"pack must be a positive divisor of batch_size {self.batch_size}, got {self.pack}: "
-                              f"choose one of {divisors}")
+            # Listed up to 1,000: a hostile batch_size must not make the message a long loop.
+            divisors = [str(d) for d in range(1, min(self.batch_size, 1000) + 1) if self.batch_size % d == 0]
+            raise ConfigError(f"pack must be a positive divisor of batch_size {_shown(self.batch_size)}, got "
+                              f"{_shown(self.pack)}: choose one of {', '.join(divisors)}"
+                              + (", ..." if self.batch_size > 1000 else ""))
         if (self.remedy != "none" or self.pack != 1) and self.model not in REMEDY_MODELS:
             raise ConfigError(f"remedy and pack apply to {', '.join(REMEDY_MODELS)} only, "
                               f"got model {self.model!r} with remedy {self.remedy!r}, pack {self.pack}")
@@ -182,6 +210,11 @@ class TrainConfig:
                                   f"channels at 14x14), got {list(self.generator_widths)}")
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
+        _check_representable(self)
+        # 10 standard deviations: no sample of the toy data lies further out.
+        if max(abs(m) for m in self.data_mean) + 10 * self.data_std > _FLOAT32_MAX:
+            raise ConfigError(f"data_mean {list(self.data_mean)} and data_std {self.data_std:g} would draw samples "
+                              f"beyond float32's range: keep |mean| + 10 * std under {_FLOAT32_MAX:.3g}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -335,16 +368,62 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON file of overrides (a subset of the config's keys)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"no config file at {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+    data = read_json_file(path, "config file")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a JSON object, got {type(data).__name__}")
     return data
+
+
+def read_json_file(path: str | Path, what: str) -> Any:
+    """The JSON in ``path``, read within the bounds above; ``what`` names the file in errors."""
+    path, where = Path(path), f"{what} {path}"
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)  # bounded: the path may be a device or a pipe
+    except FileNotFoundError:
+        raise ConfigError(f"no {what} at {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {where}: {exc.strerror}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise ConfigError(f"{where} is over {MAX_JSON_BYTES:,} bytes: expected a JSON config of a few KB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}") from None
+    return parse_json(text, where)
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text within the nesting and number bounds above, or a ConfigError naming ``where``."""
+    depth = 0
+    # Strings are matched whole so that brackets inside them do not count.
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ConfigError(f"{where} nests objects and lists more than {MAX_JSON_DEPTH} levels deep: "
+                                  "expected at most 2, as gan-edge writes it")
+        elif bracket in ("]", "}"):
+            depth -= 1
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except _TooLong as exc:
+        raise ConfigError(f"{where} holds an integer of {exc.args[0]:,} digits: expected at most "
+                          f"{MAX_INT_DIGITS} (a 64-bit number)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where} is not valid JSON: {exc}") from None
+
+
+class _TooLong(Exception):
+    """An integer literal too long for a config (its digits in args[0])."""
+
+
+def _bounded_int(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _TooLong(digits)
+    return int(literal)
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
@@ -405,6 +484,23 @@ def _check_growth(model: str, growth: GrowthConfig) -> None:
                           f"{list(growth.resolutions)}: end the schedule at {top}")
 
 
+def _check_representable(config: Any) -> None:
+    """What the field checks leave to a last, general one: a NaN or inf that a comparison
+    let through (JSON's 1e400 is inf), an integer wider than TensorFlow's int64."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{item.name} must be a finite number, got {value}")
+            if isinstance(v, int) and not -(2**63) <= v < 2**63:
+                raise ConfigError(f"{item.name} must be a 64-bit integer, got {_shown(v)}")
+
+
+def _shown(value: int) -> str:
+    """An integer for a message: Python refuses to print one of over 4,300 digits."""
+    return str(value) if value.bit_length() <= 128 else f"an integer of {value.bit_length():,} bits"
+
+
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise ConfigError(f"unknown {name} {value!r}: expected one of {', '.join(valid)}")
@@ -412,4 +508,4 @@ def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
 
 def _check_positive(name: str, value: float) -> None:
     if not value > 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+        raise ConfigError(f"{name} must be positive, got {_shown(value) if isinstance(value, int) else value}")

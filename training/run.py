@@ -9,21 +9,26 @@
       figures/         PNG figures
 
 A folder that already holds something else is refused, so a run never overwrites
-another run's files.
+another run's files. A new run that fails before its first checkpoint takes back
+what it created (``RunFolder.new``): such a folder could neither be resumed nor
+trained into again. A resume only checks until its checkpoint has been restored
+(``RunFolder.resume``, then ``save_config``), so a refused one changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from gan_edge.errors import ConfigError, RunFolderError
+from gan_edge.errors import ConfigError, GanEdgeError, RunFolderError
 from gan_edge.io import atomic_path, atomic_write_bytes, atomic_write_json
-from gan_edge.training.config import TrainConfig, config_from_dict
+from gan_edge.training.config import TrainConfig, config_from_dict, parse_json, read_json_file
 
 __all__ = ["RunFolder"]
 
@@ -79,6 +84,41 @@ class RunFolder:
         return run
 
     @classmethod
+    @contextlib.contextmanager
+    def new(cls, path: str | Path, config: TrainConfig) -> Iterator["RunFolder"]:
+        """``create`` for the length of a block that trains into the run.
+
+        If the block raises before the run's first checkpoint, what ``create`` made is
+        removed again (the folder and the parents it made, or, for a folder that was
+        there and empty, its contents), and a GanEdgeError's message says so.
+        """
+        path = Path(path)
+        made = path
+        while not made.parent.exists():  # the top-most folder this command makes, if any
+            made = made.parent
+        made = None if made.exists() else made
+        run = cls.create(path, config)
+        try:
+            yield run
+        except BaseException as exc:
+            if run.has_checkpoint():
+                raise
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+                undone = f"{made} (made by this command) was removed"
+            else:
+                for entry in path.iterdir():
+                    if entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
+                undone = f"{path} was emptied again"
+            if isinstance(exc, GanEdgeError):
+                message = f"{exc} [no checkpoint had been written, so nothing of this run was kept: {undone}]"
+                raise type(exc)(message).with_traceback(exc.__traceback__) from None
+            raise
+
+    @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
         path = Path(path)
         if not path.is_dir():
@@ -95,6 +135,8 @@ class RunFolder:
 
         A longer schedule is allowed (it extends the run); anything else would make
         the resumed run a different experiment from the one its checkpoints hold.
+        This only checks: ``save_config`` records the new schedule once the run's
+        checkpoint has been restored.
         """
         run = cls.open(path)
         stored = run.config()
@@ -109,19 +151,27 @@ class RunFolder:
                 f"{run.path} was trained with {key}={stored.to_dict()[key]!r}, not {config.to_dict()[key]!r}: "
                 "resume with the run's own settings (only --epochs may change)"
             )
-        if config.epochs != stored.epochs:
-            atomic_write_json(run.config_file, config.to_dict())
         return run
 
+    def save_config(self, config: TrainConfig) -> None:
+        """Record a resumed run's new schedule (``epochs``), if it has one."""
+        if config != self.config():
+            atomic_write_json(self.config_file, config.to_dict())
+
     def config(self) -> TrainConfig:
+        fix = "restore it from a copy, or train a new run"
         try:
-            data = json.loads(self.config_file.read_text())
-        except json.JSONDecodeError as exc:
-            raise RunFolderError(f"{self.config_file} is not valid JSON: {exc}") from None
+            data = read_json_file(self.config_file, "the run's config")
+        except ConfigError as exc:
+            raise RunFolderError(f"{exc}: {fix}") from None
         try:
             return config_from_dict(data)
         except ConfigError as exc:
-            raise RunFolderError(f"{self.config_file}: {exc}") from None
+            raise RunFolderError(f"{self.config_file}: {exc}: {fix}") from None
+
+    def has_checkpoint(self) -> bool:
+        # tf.train.CheckpointManager writes its index file after the checkpoint it names.
+        return (self.checkpoints / "checkpoint").is_file()
 
     # -- what a run records ---------------------------------------------------------
 
@@ -131,9 +181,31 @@ class RunFolder:
         atomic_write_bytes(self.metrics_file, text.encode())
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl``, each checked to be an object with its epoch number."""
         if not self.metrics_file.exists():
             return []
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line]
+        raw = self.metrics_file.read_bytes()
+        fix = f"restore {self.metrics_file} from a copy, or delete its damaged lines (one line per epoch)"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{self.metrics_file} is not UTF-8 text: byte {raw[exc.start]:#04x} at offset "
+                                 f"{exc.start}: {fix}") from None
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{self.metrics_file} line {number}"
+            try:
+                record = parse_json(line, where)
+            except ConfigError as exc:
+                raise RunFolderError(f"{exc}: {fix}") from None
+            epoch = record.get("epoch") if isinstance(record, dict) else None
+            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+                raise RunFolderError(f"{where} is not an epoch's metrics: expected a JSON object with an "
+                                     f"\"epoch\" number of 1 or more, got {line[:60]!r}: {fix}")
+            records.append(record)
+        return records
 
     def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
         path = self.samples / f"epoch_{epoch:04d}.npy"

@@ -140,11 +140,19 @@ def train(
     # strategy is how a run is computed, not what it computes: it is not in the config,
     # and a run may be resumed under another one.
     plan = distribute.plan_for(strategy, config)
+    callbacks = dict(on_epoch=on_epoch, on_rounds=on_rounds, on_start=on_start, should_stop=should_stop)
+    if plan is not None and not plan.chief:  # another worker: reads the chief's run folder, writes nothing in it
+        return _train(config, RunFolder.open(out_dir) if resume else RunFolder(Path(out_dir)), plan,
+                      resume=resume, **callbacks)
+    if resume:
+        return _train(config, RunFolder.resume(out_dir, config), plan, resume=True, **callbacks)
+    with RunFolder.new(out_dir, config) as run:  # taken back if the run fails before its first checkpoint
+        return _train(config, run, plan, resume=False, **callbacks)
+
+
+def _train(config: TrainConfig, run: RunFolder, plan, *, resume: bool, on_epoch, on_rounds, on_start,
+           should_stop) -> TrainResult:
     chief = plan is None or plan.chief
-    if chief:
-        run = RunFolder.resume(out_dir, config) if resume else RunFolder.create(out_dir, config)
-    else:  # another worker: reads the chief's run folder when resuming, writes nothing in it
-        run = RunFolder.open(out_dir) if resume else RunFolder(Path(out_dir))
     family = model_family(config.model)
     data = load_training_data(config, family.DATA)
     samples = tf.constant(data.samples)
@@ -177,6 +185,8 @@ def train(
     if resume:
         _restore(checkpoint, build_checkpoint(round_, epoch), manager, run)
         records = [r for r in run.read_metrics() if r["epoch"] <= int(epoch.numpy())]
+        if chief:  # last: a resume refused above has changed nothing in the run
+            run.save_config(config)
     resume_at = json.loads(position.numpy().decode()) if position.numpy() else None
     stop = should_stop or (lambda: False)
 
@@ -326,11 +336,20 @@ def _restore(checkpoint: tf.train.Checkpoint, without_position: tf.train.Checkpo
         if not any(name.startswith("position/") for name in names):
             checkpoint = without_position
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as exc:
-        first_line = str(exc).strip().splitlines()[0]
+    except (AssertionError, ValueError) as exc:
         raise RunFolderError(
-            f"{manager.latest_checkpoint} does not match this model: {first_line}"
+            f"{manager.latest_checkpoint} does not match this model: {_first_line(exc)} (nothing was changed)"
         ) from None
+    # A truncated data file surfaces as IndexError from TensorFlow's reader, other damage as an OpError.
+    except (IndexError, tf.errors.OpError) as exc:
+        raise RunFolderError(
+            f"{manager.latest_checkpoint} cannot be read ({_first_line(exc)}): the checkpoint is damaged; "
+            f"restore {run.checkpoints} from a copy, or train a new run (nothing was changed)"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _check_finite(record: dict[str, Any]) -> None:

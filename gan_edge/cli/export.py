@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gan_edge.cli._workstation import require_tensorflow
+from gan_edge.cli.train import whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -21,7 +22,7 @@ def add_parser(subparsers) -> None:
                              f"{C_FORMAT}: a C99 module for microcontrollers, in OUT/{C_FORMAT} "
                              f"(exports {C_SOURCE} too); "
                              f"{extras}: quantization-aware fine-tuning, then full int8 (not part of all)")
-    parser.add_argument("--qat-epochs", type=int, default=1,
+    parser.add_argument("--qat-epochs", type=whole_number, default=1,
                         help="epochs of quantization-aware fine-tuning for the qat format (default 1)")
     parser.add_argument("--batch", default="",
                         help="comma-separated static batch sizes, e.g. 1,8: each TFLite format is also "
@@ -127,9 +128,9 @@ def _batch_sizes(text: str) -> tuple:
     for item in text.split(","):
         item = item.strip()
         try:
-            sizes.append(int(item))
-        except ValueError:
-            sizes.append(item)
+            sizes.append(whole_number(item))
+        except argparse.ArgumentTypeError:
+            sizes.append(item if len(item) <= 20 else f"{item[:12]}... ({len(item):,} characters)")
     return tuple(sizes)
 
 

@@ -33,8 +33,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
     parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25, progan")
     parser.add_argument("--preset", default="default", help="named settings of the model (toy2d: default, book; dcgan: default, book, mcu; ring8, grid25: default, paper)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--epochs", type=whole_number, help="number of epochs (default: the preset's)")
+    parser.add_argument("--seed", type=whole_number, help="random seed (default 0)")
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
     parser.add_argument("--data-dir", help="folder holding MNIST (dcgan, progan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
@@ -45,6 +45,18 @@ def add_parser(subparsers) -> None:
                         help="default (one device), mirrored (every GPU of this machine) or multiworker "
                              "(several machines, each described by TF_CONFIG); the batch is the global batch")
     parser.set_defaults(run=run)
+
+
+def whole_number(text: str) -> int:
+    """argparse type: an integer, refused before int() when it is too long for any setting
+    (Python's int() refuses over 4,300 digits, and argparse would echo them all); the
+    config checks its range."""
+    if len(text.strip()) > 20:  # -9223372036854775808, the widest 64-bit integer
+        raise argparse.ArgumentTypeError(f"expected a 64-bit integer, got {len(text.strip()):,} characters")
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
 def default_run_dir(model: str) -> Path:
