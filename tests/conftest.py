@@ -230,17 +230,25 @@ TINY_DCGAN = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 
 
 
 @pytest.fixture(scope="session")
-def targets_dcgan_export(tmp_path_factory, mnist_classifier_cache) -> Path:
-    """A tiny DCGAN run (one epoch on 256 digits) exported once per session through the
-    real pipeline: float32, int8, int8-float-io and ONNX, each behind its fidelity gate.
-    Untrained digits, but the graph, the lowering and the quantization a user gets."""
-    from gan_edge.export import export_run
+def tiny_dcgan_run(tmp_path_factory, mnist_classifier_cache) -> Path:
+    """A tiny DCGAN run (one epoch on 256 digits), trained once per session for every test
+    that exports it; each exports into a folder of its own. Untrained digits, but the graph,
+    the lowering and the quantization a user gets."""
     from gan_edge.training.config import default_config
     from gan_edge.training.train import train
 
-    run = train(default_config("dcgan").with_overrides(TINY_DCGAN), tmp_path_factory.mktemp("targets") / "run").run.path
-    export_run(run, run / "export", formats=("float32", "int8", "int8-float-io", "onnx"), fidelity_samples=500)
-    return run / "export"
+    return train(default_config("dcgan").with_overrides(TINY_DCGAN), tmp_path_factory.mktemp("dcgan") / "run").run.path
+
+
+@pytest.fixture(scope="session")
+def targets_dcgan_export(tiny_dcgan_run) -> Path:
+    """The tiny DCGAN exported through the real pipeline: float32, int8, int8-float-io and
+    ONNX, each behind its fidelity gate."""
+    from gan_edge.export import export_run
+
+    out = tiny_dcgan_run / "targets-export"
+    export_run(tiny_dcgan_run, out, formats=("float32", "int8", "int8-float-io", "onnx"), fidelity_samples=500)
+    return out
 
 
 # --- wheel_: the package as CI ships it ----------------------------------------------

@@ -133,6 +133,7 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
 
 
+@pytest.mark.slow
 def test_two_workers_train_checkpoint_on_the_chief_and_resume(tmp_path, mirrored):
     out = tmp_path / "run"
     chief_log, worker_log = _train_two_workers(tmp_path, out, 2)

@@ -280,6 +280,7 @@ def _outputs(models, latents_file, out, emulated_cpu=None):
         return [arrays[f"arr_{i}"] for i in range(len(models))]
 
 
+@pytest.mark.slow
 def test_int8_artifacts_are_right_on_an_x86_cpu_without_vnni(exported, tmp_path):
     # QEMU's Haswell: AVX2 without AVX-512 or VNNI (QEMU's TCG has no AVX-512), so ONNX
     # Runtime and XNNPACK pick the kernels that a Zen 1 or Haswell machine runs.

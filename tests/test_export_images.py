@@ -12,18 +12,15 @@ import pytest
 
 from gan_edge.export import export_run, fidelity
 from gan_edge.export.tflite import ExportError
-from gan_edge.training.config import default_config
-from gan_edge.training.train import train
 
-TINY = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
 IMAGE_METRICS = ("fcd", "classes_covered", "precision", "recall")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, mnist_classifier_cache):
-    run = train(default_config("dcgan").with_overrides(TINY), tmp_path_factory.mktemp("images") / "run").run.path
-    export_run(run, run / "export", formats=("float32", "int8"), fidelity_samples=500)
-    return run / "export", json.loads((run / "export" / "report.json").read_text())
+def exported(tiny_dcgan_run):
+    out = tiny_dcgan_run / "images-export"
+    export_run(tiny_dcgan_run, out, formats=("float32", "int8"), fidelity_samples=500)
+    return out, json.loads((out / "report.json").read_text())
 
 
 def test_report_has_image_task_metrics(exported):

@@ -27,6 +27,8 @@ import pytest
 
 from gan_edge.cli.main import main as gan_edge_main
 
+pytestmark = pytest.mark.slow  # emulated targets (QEMU): `pytest -m "not slow"` leaves them out
+
 BOARD = Path(__file__).resolve().parents[1] / "firmware_examples" / "linux_board"
 # The DCGAN's outputs lie in [-1, 1]: one step of an 8-bit output is 2/255 ~ 0.0078.
 FLOAT32_TOLERANCE = 1e-5

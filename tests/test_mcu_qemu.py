@@ -29,6 +29,8 @@ sys.path.insert(0, str(MCU / "qemu"))  # check_io is a helper beside check.c, no
 
 from check_io import parse_check_output, write_latents_header  # noqa: E402
 
+pytestmark = pytest.mark.slow  # emulated targets (QEMU): `pytest -m "not slow"` leaves them out
+
 CPUS = ("cortex-m4", "cortex-m7", "cortex-m55")
 BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
 

@@ -18,16 +18,14 @@ from gan_edge.export.tflite import ExportError
 from gan_edge.cli.main import main
 from gan_edge.training.config import default_config
 from gan_edge.training.models import model_family
-from gan_edge.training.train import train
 
-TINY = {"epochs": 1, "data_limit": 256, "batch_size": 64, "eval_samples": 128, "rounds_per_call": 2}
 
 
 @pytest.fixture(scope="module")
-def qat_export(tmp_path_factory, mnist_classifier_cache):
-    run = train(default_config("dcgan").with_overrides(TINY), tmp_path_factory.mktemp("qat") / "run").run.path
+def qat_export(tiny_dcgan_run):
+    run = tiny_dcgan_run
     epochs = []
-    artifacts = export_run(run, run / "export", formats=("float32", "qat"), fidelity_samples=500,
+    artifacts = export_run(run, run / "qat-export", formats=("float32", "qat"), fidelity_samples=500,
                            qat_epochs=1, on_qat_epoch=epochs.append)
     return run, {a.variant: a for a in artifacts}, epochs
 
@@ -73,7 +71,7 @@ def test_qat_artifact_is_full_int8_and_generates(qat_export):
 
     images = gan_edge.load(artifact.path).generate(6, seed=0)
     assert images.shape == (6, 28, 28, 1) and images.dtype == np.float32 and np.isfinite(images).all()
-    report = json.loads((run / "export" / "report.json").read_text())
+    report = json.loads((run / "qat-export" / "report.json").read_text())
     entry = next(a for a in report["artifacts"] if a["variant"] == "qat")
     assert report["qat_epochs"] == 1
     assert entry["qat_model_psnr_db"] >= entry["min_psnr_db"]

@@ -76,8 +76,13 @@ def _browser_missing() -> str | None:
 # Missing Chromium or npm packages fail these tests, so a CI that lost them cannot pass
 # unnoticed; .ci/run sets GAN_EDGE_SKIP_BROWSER=1 when it could not install them.
 _MISSING = _browser_missing()
-needs_browser = pytest.mark.skipif(bool(_MISSING) and os.environ.get("GAN_EDGE_SKIP_BROWSER") == "1",
+_skip_browser = pytest.mark.skipif(bool(_MISSING) and os.environ.get("GAN_EDGE_SKIP_BROWSER") == "1",
                                    reason=f"GAN_EDGE_SKIP_BROWSER=1 and {_MISSING}")
+
+
+def needs_browser(test):
+    """A test that drives Chromium: slow, and skipped only when GAN_EDGE_SKIP_BROWSER=1 says so."""
+    return pytest.mark.slow(_skip_browser(test))
 
 
 def _file(model: str, variant: str, batch: int | None = None) -> str:

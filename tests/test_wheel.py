@@ -91,6 +91,7 @@ def _run(installed, *args, **kwargs) -> subprocess.CompletedProcess:
                           text=True, timeout=300, **kwargs)
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_has_no_generic_modules_and_no_tensorflow(installed):
     done = _run(installed, "python", "-c", "import importlib.util as u, json, gan_edge; print(json.dumps("
                 "[gan_edge.__file__, u.find_spec('training'), u.find_spec('export'), u.find_spec('tensorflow')]"
@@ -101,6 +102,7 @@ def test_the_installed_wheel_has_no_generic_modules_and_no_tensorflow(installed)
     assert (training, export, tensorflow) == (None, None, None)
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_generates_what_the_checkout_generates(installed, runtime_export, tmp_path):
     model = runtime_export("int8")
     done = _run(installed, "gan-edge", "generate", str(model), "-n", "64", "--seed", "3", "--out", "samples.npy")
@@ -109,6 +111,7 @@ def test_the_installed_wheel_generates_what_the_checkout_generates(installed, ru
     assert np.array_equal(np.load(installed[1] / "samples.npy"), np.load(tmp_path / "here.npy"))
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_benchmarks_onnx_and_tflite(installed, runtime_export):
     models = [runtime_export("onnx"), runtime_export("float32")]
     done = _run(installed, "gan-edge", "bench", *map(str, models), "--batch", "64", "--json", "bench.json")
@@ -118,6 +121,7 @@ def test_the_installed_wheel_benchmarks_onnx_and_tflite(installed, runtime_expor
     assert all(row["p50_us"] > 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_serves_the_page(installed, runtime_export):
     folder = runtime_export("onnx").parent
     server = subprocess.Popen([str(installed[0] / "bin" / "gan-edge"), "web", str(folder), "--port", "0"],
