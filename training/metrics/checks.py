@@ -26,3 +26,22 @@ def points_2d(name: str, points, *, why: str = "") -> np.ndarray:
     if len(arr) < 2:
         raise InputError(f"{name} must have at least 2 points{why}, got {len(arr)}")
     return finite_float64(name, arr)
+
+
+# tanh output and int8 round trips stray a hair past [-1, 1].
+MODEL_RANGE_TOLERANCE = 1e-3
+
+
+def in_model_range(name: str, arr: np.ndarray, *, fix: str = "") -> np.ndarray:
+    """``arr`` (floats) refused by name unless finite and within [-1, 1], the generator's tanh
+    range, up to ``MODEL_RANGE_TOLERANCE``; ``fix`` ends the out-of-range message."""
+    bad = np.count_nonzero(~np.isfinite(arr))
+    if bad:
+        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -1 - MODEL_RANGE_TOLERANCE or hi > 1 + MODEL_RANGE_TOLERANCE:
+        raise InputError(
+            f"{name} must lie in [-1, 1] (the generator's tanh range), got values in "
+            f"[{lo:.4g}, {hi:.4g}]{fix}"
+        )
+    return arr

@@ -45,6 +45,7 @@ import numpy as np
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_write_json
 from gan_edge.training.data.images import to_model_range
+from gan_edge.training.metrics.checks import in_model_range
 from gan_edge.training.metrics.weights_cache import file_sha256, matching_record, save_weights_atomically
 
 if TYPE_CHECKING:
@@ -68,7 +69,6 @@ ROTATIONS = 4
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 128
 WORKING_RESOLUTION = 32
 DEFAULT_STEPS = 300
-RANGE_TOLERANCE = 1e-3  # tanh output and int8 round trips stray a hair past [-1, 1]
 _BATCH = 64
 _LEARNING_RATE = 2e-3
 _EVAL_BATCH = 500
@@ -270,15 +270,7 @@ def check_pixels(name: str, arr: np.ndarray) -> None:
             f"{name} must be uint8 pixels or floats in [-1, 1] (the generator's tanh range), "
             f"got dtype {arr.dtype}"
         )
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        raise InputError(
-            f"{name} must lie in [-1, 1] (the generator's tanh range), got values in "
-            f"[{lo:.4g}, {hi:.4g}]: pass uint8 pixels as they are, or scale them with to_model_range"
-        )
+    in_model_range(name, arr, fix=": pass uint8 pixels as they are, or scale them with to_model_range")
 
 
 def _check_training_images(images) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 
 from gan_edge.errors import InputError
 from gan_edge.io import atomic_write_json
+from gan_edge.training.metrics.checks import in_model_range
 from gan_edge.training.metrics.weights_cache import file_sha256, matching_record, save_weights_atomically
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 DEFAULT_EPOCHS = 10
 DEFAULT_HOLDOUT = 2000
-RANGE_TOLERANCE = 1e-3  # tanh output and int8 round trips stray a hair past [-1, 1]
 WEIGHTS_FILE = "mnist_classifier.weights.h5"
 INFO_FILE = "mnist_classifier.json"
 _BATCH = 64
@@ -237,16 +237,7 @@ def check_images(name: str, images) -> np.ndarray:
             f"{name} must be floats in [-1, 1], got dtype {arr.dtype}: scale uint8 "
             "pixels with training.data.mnist.to_model_range (x / 127.5 - 1)"
         )
-    bad = np.count_nonzero(~np.isfinite(arr))
-    if bad:
-        raise InputError(f"{name} must be finite, got {bad} NaN or inf values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        raise InputError(
-            f"{name} must lie in [-1, 1] (the generator's tanh range), got values in "
-            f"[{lo:.4g}, {hi:.4g}]"
-        )
-    return arr
+    return in_model_range(name, arr)
 
 
 def check_labels(name: str, labels, n: int) -> np.ndarray:
