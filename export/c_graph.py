@@ -5,7 +5,7 @@ where each layer's input and output live in one activation arena.
 builds each one) and refuses, naming the op and its position, anything that is not a
 plain chain of supported int8 ops. ``plan_arena(layers)`` places the activations: each
 op reads one end of the arena and writes the other, so the arena is the largest pair of
-tensors live at once.
+tensors live at once (with a fast kernel's scratch between them).
 """
 
 from __future__ import annotations
@@ -52,12 +52,14 @@ def read_chain(model_bytes: bytes) -> tuple[list[_Layer], _Tensor, _Tensor]:
     return layers, x, y
 
 
-def plan_arena(layers: list[_Layer]) -> tuple[list[tuple[str, int, str, int]], int]:
-    """Where each op reads and writes: (src, src_size, dst, dst_size) with src/dst one of
-    "latent", "out", "low", "high" (the two ends of the arena), and the arena's size.
+def plan_arena(layers: list[_Layer]) -> tuple[list[tuple[str, int, str, int, int | None]], int]:
+    """Where each op reads and writes: (src, src_size, dst, dst_size, scratch) with src/dst
+    one of "latent", "out", "low", "high" (the two ends of the arena), scratch the offset in
+    the arena of the fast kernel's scratch (None without one), and the arena's size.
 
     An op that reads one end writes the other, so the arena is the largest pair of
-    tensors live at once; elementwise ops and RESHAPE keep their input's place."""
+    tensors live at once, plus a fast kernel's scratch between them (at a multiple of 8
+    bytes); elementwise ops and RESHAPE keep their input's place."""
     steps, where, arena = [], "latent", 0
     for i, layer in enumerate(layers):
         last = i == len(layers) - 1
@@ -69,9 +71,19 @@ def plan_arena(layers: list[_Layer]) -> tuple[list[tuple[str, int, str, int]], i
             dest = where
         else:
             dest = "high" if where == "low" else "low"
-        steps.append((where, layer.in_size, dest, layer.out_size))
         in_arena = layer.in_size if where in ("low", "high") and dest != where else 0
         out_arena = layer.out_size if dest in ("low", "high") else 0
         arena = max(arena, in_arena + out_arena)
+        scratch = None
+        if layer.fast and layer.scratch:
+            low = layer.in_size if where == "low" else layer.out_size if dest == "low" else 0
+            high = layer.in_size if where == "high" else layer.out_size if dest == "high" else 0
+            scratch = _round8(low)
+            arena = max(arena, scratch + _round8(layer.scratch) + high)
+        steps.append((where, layer.in_size, dest, layer.out_size, scratch))
         where = dest
     return steps, arena
+
+
+def _round8(n: int) -> int:
+    return -(-n // 8) * 8

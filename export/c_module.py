@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from gan_edge.export.c_graph import plan_arena, read_chain
-from gan_edge.export.c_ops import (DOT, DOTTING, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING, SUPPORTED_OPS,
-                          UnsupportedModelError, _Layer, _per_tensor, _round_half_away, _Tensor, _f32,
-                          quantize_multiplier)
+from gan_edge.export.c_ops import (DOT, DOTTING, FAST_HELPERS, KERNELS, REQUANTIZE_HELPERS, REQUANTIZING,
+                                   SUPPORTED_OPS, UnsupportedModelError, _Layer, _per_tensor, _round_half_away,
+                                   _Tensor, _f32, quantize_multiplier)
 from gan_edge.artifact import open_artifact
 from gan_edge.errors import GanEdgeError, RunFolderError
 from gan_edge.manifest import Manifest
@@ -67,8 +67,15 @@ class CModule:
     largest_activation: int  # elements of the largest intermediate tensor
     layers: tuple[str, ...] = field(default_factory=tuple)
     static_buffer_bytes: int = 0  # the activation arena when static, else 0
-    largest_pair_bytes: int = 0  # the largest pair of tensors live at once (= the arena)
+    largest_pair_bytes: int = 0  # the largest pair of tensors live at once (the arena, less any scratch)
     macs: int = 0  # multiply-accumulates per gan_generate
+    kernels: tuple[str, ...] = field(default_factory=tuple)  # per layer: its kernel ("" for no choice)
+
+    @property
+    def portable_notes(self) -> tuple[str, ...]:
+        """One line per weighted layer the fast kernels do not cover (it runs the portable one)."""
+        return tuple(f"op {i} ({layer.split(' ')[0]}): {note}" for i, (layer, note) in
+                     enumerate(zip(self.layers, self.kernels)) if ", portable:" in note)
 
     @property
     def buffer_bytes(self) -> int:
@@ -127,22 +134,30 @@ def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, so
                 "high": f"gan_arena + {arena - size}"}[where]
 
     calls, kinds = [], []
-    for i, (layer, (src, src_size, dst, dst_size)) in enumerate(zip(layers, steps)):
+    for i, (layer, (src, src_size, dst, dst_size, scratch)) in enumerate(zip(layers, steps)):
         kind = layer.kind
+        buffers = [place(src, src_size), place(dst, dst_size)]
         if kind == "reshape":
             if dst == src:
-                calls.append(f"    /* op {i}: RESHAPE, no code */")
+                calls.append(f"    /* op {i}: RESHAPE, no code */\n    GAN_OP_DONE({i});")
                 continue
             kind = "copy"
             args = [str(layer.in_size)]
         else:
             args = [f"gan_l{i}_{name}" for name in layer.arrays] + [str(v) for v in layer.scalars.values()]
+        if layer.fast:  # it calls the portable kernel on a core without DSP or Helium
+            kinds.append(kind)
+            kind = f"{kind}_fast"
+            buffers.append(f"gan_arena + {scratch}" if scratch is not None else "gan_arena")
         kinds.append(kind)
-        call = f"    gan_{kind}({place(src, src_size)}, {place(dst, dst_size)}, " + ", ".join(args) + ");"
-        calls.append(call if len(call) < 110 else call.replace(", gan_l", ",\n        gan_l", 1))
+        call = f"    gan_{kind}(" + ", ".join(buffers + args) + ");"
+        calls.append((call if len(call) < 110 else call.replace(", gan_l", ",\n        gan_l", 1))
+                     + f"\n    GAN_OP_DONE({i});")
     used = [k for k in KERNELS if k in kinds]  # only the kernels this model calls: -Werror
     kernels = (REQUANTIZE_HELPERS if any(k in REQUANTIZING for k in used) else "") + (
-        DOT if any(k in DOTTING for k in used) else "") + "".join(KERNELS[k] for k in used)
+        DOT if any(k in DOTTING for k in used) else "") + (
+        FAST_HELPERS if any(k.endswith("_fast") for k in used) else "") + "".join(KERNELS[k] for k in used)
+    notes = tuple(_kernel_note(layer) for layer in layers)
 
     weight_bytes = sum(l.arrays["weights"][1].size for l in layers if "weights" in l.arrays)
     sizes = {"int8_t": 1, "int32_t": 4}
@@ -163,11 +178,14 @@ def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, so
         image_defines = (f"#define GAN_OUTPUT_HEIGHT {shape[0]}\n#define GAN_OUTPUT_WIDTH {shape[1]}\n"
                          f"#define GAN_OUTPUT_CHANNELS {shape[2]}\n")
     sampler_doc, sampler_body = _sampler(manifest, in_scale, in_zp)
-    layer_lines = "\n".join(f" *   {i}: {l.comment}" for i, l in enumerate(layers))
+    layer_lines = "\n".join(f" *   {i}: {l.comment}" + (f"\n *      kernel: {note}" if note else "")
+                            for i, (l, note) in enumerate(zip(layers, notes)))
+    pair = max([(s_size if s in ("low", "high") and d != s else 0) + (d_size if d in ("low", "high") else 0)
+                for s, s_size, d, d_size, _ in steps], default=0)
     header = _template(
         "gan_generator.h.in", source_name=source_name, sha256=sha256, latent_dim=latent_dim,
         latent_distribution=manifest.latent_distribution, out_size=out_size,
-        output_shape=tuple(manifest.output_shape), layer_lines=layer_lines, flash=flash,
+        output_shape=tuple(manifest.output_shape), layer_lines=layer_lines, flash=flash, op_count=len(layers),
         weight_bytes=weight_bytes, arena_doc=arena_doc,
         static_ram_doc="static RAM: the arena above" if static else "static RAM: none", macs=macs,
         stack_buffer_bytes=0 if static else arena, static_buffer_bytes=arena if static else 0,
@@ -182,15 +200,27 @@ def _render(layers: list[_Layer], x: _Tensor, y: _Tensor, manifest: Manifest, so
         for name, (ctype, values) in layer.arrays.items():
             arrays.append(_c_array(ctype, f"gan_l{i}_{name}", values))
         arrays.append("\n")
-    arena_decl = f"static int8_t gan_arena[{arena}]; /* the largest pair of live tensors */\n" if static and arena else ""
-    local_arena = f"    int8_t gan_arena[{arena}];\n" if arena and not static else ""
+    arena_decl = (f"static int8_t gan_arena[{arena}] GAN_ALIGNED; /* the largest pair of live tensors"
+                  f"{' and a fast kernel' + chr(39) + 's scratch' if arena > pair else ''} */\n"
+                  if static and arena else "")
+    local_arena = f"    int8_t gan_arena[{arena}] GAN_ALIGNED;\n" if arena and not static else ""
     source = _template(
         "gan_generator.c.in", source_name=source_name, arrays="".join(arrays), arena_decl=arena_decl,
         kernels=kernels, local_arena=local_arena, calls="\n".join(calls), sampler_body=sampler_body)
     info = CModule(Path(), Path(), flash, weight_bytes, 0 if static else arena, largest,
                    tuple(l.comment for l in layers), static_buffer_bytes=arena if static else 0,
-                   largest_pair_bytes=arena, macs=macs)
+                   largest_pair_bytes=pair, macs=macs, kernels=notes)
     return header, source, info
+
+
+def _kernel_note(layer: _Layer) -> str:
+    """Which kernel a weighted layer runs, and why the portable one when it does."""
+    if layer.fast:
+        return (f"gan_{layer.kind}_fast (DSP extension or Helium, chosen at compile time; "
+                f"gan_{layer.kind} elsewhere)")
+    if layer.portable_reason:
+        return f"gan_{layer.kind}, portable: the fast kernel does not cover it ({layer.portable_reason})"
+    return ""
 
 
 def _check_budgets(info: CModule, flash_kib: float | None, ram_kib: float | None, name: str) -> None:
@@ -238,7 +268,7 @@ def export_c_module(int8_tflite_path: str | os.PathLike, out_dir: str | os.PathL
     c_path.write_text(source, encoding="utf-8")
     return CModule(h_path, c_path, info.flash_bytes, info.weight_bytes, info.stack_buffer_bytes,
                    info.largest_activation, info.layers, info.static_buffer_bytes, info.largest_pair_bytes,
-                   info.macs)
+                   info.macs, info.kernels)
 
 
 def check_target(out_dir: str | os.PathLike, *, overwrite: bool = False) -> None:

@@ -2,7 +2,9 @@
 ``_Layer`` (const arrays, integer parameters) and each with its C kernel, kept as C in
 export/c_templates/kernels.c.
 
-Every kernel is TFLite Micro's reference kernel for int8, bit for bit:
+Every kernel is TFLite Micro's reference kernel for int8, bit for bit (the weighted layers
+also have fast kernels, for the DSP extension and Helium, that give the same bits; a
+layer they do not cover runs the portable one, and ``_Layer.portable_reason`` says why):
 ``FULLY_CONNECTED`` and ``CONV_2D`` (per-channel or per-tensor weights; the convolution
 with stride 1, no dilation, SAME or VALID padding) requantize their int32 accumulators
 with multipliers and shifts made exactly as TFLM's ``Prepare`` makes them; ``TANH`` and
@@ -24,7 +26,8 @@ import numpy as np
 from gan_edge.errors import GanEdgeError
 from gan_edge.tflite_ops import op_name
 
-__all__ = ["UnsupportedModelError", "quantize_multiplier", "BUILDERS", "KERNELS", "SUPPORTED_OPS"]
+__all__ = ["UnsupportedModelError", "quantize_multiplier", "BUILDERS", "KERNELS", "SUPPORTED_OPS",
+           "FAST_HELPERS"]
 
 _INT32_MAX = 2**31 - 1
 
@@ -84,6 +87,9 @@ class _Layer:
     comment: str
     in_place: bool = False  # the kernel may write over its input
     macs: int = 0  # multiply-accumulates per call
+    fast: bool = False  # call the fast kernel (KERNELS[kind + "_fast"]), which covers this layer
+    scratch: int = 0  # bytes of arena the fast kernel needs beside its input and output
+    portable_reason: str = ""  # why a weighted layer runs the portable kernel
 
 
 def _load(model_bytes: bytes):
@@ -192,6 +198,9 @@ def _fully_connected(schema, op, tensors, index) -> _Layer:
         raise UnsupportedModelError(f"{where}: requantization shift out of range: {shift.tolist()}")
     act_min, act_max = _activation_range(schema, options.fusedActivationFunction if options else 0,
                                          out_scale, out_zp, where)
+    # The fast kernel takes four rows at a time, four columns per step.
+    misfits = [f"{name} {value} is not a multiple of 4" for name, value in (("in_dim", in_dim), ("out_dim", out_dim))
+               if value % 4]
     return _Layer(
         "fully_connected", op.inputs[0], op.outputs[0],
         arrays={"weights": ("int8_t", weights.reshape(-1)), "bias": ("int32_t", bias),
@@ -199,6 +208,7 @@ def _fully_connected(schema, op, tensors, index) -> _Layer:
         scalars={"in_dim": in_dim, "out_dim": out_dim, "input_offset": -in_zp, "output_offset": out_zp,
                  "act_min": act_min, "act_max": act_max},
         in_size=in_dim, out_size=out_dim, macs=in_dim * out_dim,
+        fast=not misfits, scratch=0 if misfits else 2 * in_dim, portable_reason="; ".join(misfits),
         comment=(f"FULLY_CONNECTED {in_dim} -> {out_dim}, {'per-channel' if len(w.scales) > 1 else 'per-tensor'} "
                  f"int8 weights; input scale {in_scale:.9g} zp {in_zp}, output scale {out_scale:.9g} zp {out_zp}"),
     )
@@ -270,6 +280,9 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
     if np.any(shift > 31) or np.any(shift < -31):
         raise UnsupportedModelError(f"{where}: requantization shift out of range: {shift.tolist()}")
     act_min, act_max = _activation_range(schema, o.fusedActivationFunction, out_scale, out_zp, where)
+    # The fast kernel widens whole words of each tap and takes output channels in pairs.
+    misfits = ([f"in_channels {cin} is not a multiple of 4"] if cin % 4 else []) + (
+        [f"out_channels {cout} is odd"] if cout % 2 else [])
     return _Layer(
         "conv_2d", op.inputs[0], op.outputs[0],
         arrays={"weights": ("int8_t", weights.reshape(-1)), "bias": ("int32_t", bias),
@@ -279,6 +292,8 @@ def _conv_2d(schema, op, tensors, index) -> _Layer:
                  "pad_width": pad_w, "input_offset": -in_zp, "output_offset": out_zp,
                  "act_min": act_min, "act_max": act_max},
         in_size=h * wd * cin, out_size=out_h * out_w * cout, macs=out_h * out_w * cout * kh * kw * cin,
+        # two im2col rows: int16 on the DSP extension, int8 on Helium
+        fast=not misfits, scratch=0 if misfits else 4 * kh * kw * cin, portable_reason="; ".join(misfits),
         comment=(f"CONV_2D {h}x{wd}x{cin} -> {out_h}x{out_w}x{cout}, {kh}x{kw} "
                  f"{'SAME' if o.padding == schema.Padding.SAME else 'VALID'}, "
                  f"{'per-channel' if len(w.scales) > 1 else 'per-tensor'} int8 weights; input scale "
@@ -365,8 +380,10 @@ def _c_sections() -> dict[str, str]:
 _SECTIONS = _c_sections()
 # gemmlowp's rounding helpers and the multiplier they apply, for every requantizing kernel.
 _REQUANTIZE = _SECTIONS["requantize"]
-# The int8 dot product of the weighted kernels (with the DSP-extension and Helium paths).
+# The int8 dot product of the portable weighted kernels (with DSP-extension and Helium paths).
 DOT = _SECTIONS["dot"]
+# What the fast kernels share (word access, im2col, one output's requantization).
+FAST_HELPERS = _SECTIONS["fast helpers"]
 # kernel kind (_Layer.kind, or "copy") -> its C function, written into a module only if used.
 KERNELS = {name.removeprefix("kernel "): text for name, text in _SECTIONS.items() if name.startswith("kernel ")}
 REQUANTIZING = ("fully_connected", "conv_2d", "leaky_relu")

@@ -10,6 +10,7 @@ disagreements with TFLM are counted and printed, not asserted: they are allowed.
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -141,7 +142,8 @@ def test_header_states_the_footprint(harness, int8_model):
     # 4x16 + 16x2 int8 weights; 18 int32 biases and multipliers; 18 int8 shifts.
     assert "96 bytes of int8 weights" in header
     assert f"flash: {96 + 18 * 4 * 2 + 18} bytes" in header
-    assert "stack: 16 bytes of activation buffers" in header  # small: on the stack, reentrant
+    # small: on the stack, reentrant; the 16-value hidden layer and the fast kernel's 8-byte scratch
+    assert "stack: 24 bytes of activation buffers" in header
     assert "#define GAN_LATENT_DIM 4" in header
 
 
@@ -270,7 +272,7 @@ def test_dcgan_module_fits_the_mcu_budget(dcgan):
     assert module.largest_pair_bytes == 2 * 7 * 7 * 128 <= 64 * 1024
     assert module.static_buffer_bytes == module.largest_pair_bytes and module.stack_buffer_bytes == 0
     source = module.source.read_text()
-    assert "static int8_t gan_arena[12544];" in source and "float" not in source.split("gan_generate(")[1].split(
+    assert "static int8_t gan_arena[12544] GAN_ALIGNED;" in source and "float" not in source.split("gan_generate(")[1].split(
         "uint32_t gan_rng_next")[0]
     for op in ("CONV_2D", "TANH", "DEPTH_TO_SPACE", "RESHAPE", "FULLY_CONNECTED"):
         assert op in module.header.read_text()
@@ -307,4 +309,39 @@ def test_cli_budgets_refuse_in_one_line_with_status_2(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "b" / "c").exists()
     assert main(["export", str(run_dir), "--formats", "c", "--flash-kib", "1", "--ram-kib", "1",
                  "--out", str(tmp_path / "ok")]) == 0
-    assert "16 bytes of stack buffers" in capsys.readouterr().out
+    assert "24 bytes of stack buffers" in capsys.readouterr().out
+
+
+# --- fast kernels and their fallback (tests/mcu_edge_model.py) --------------------------------
+
+
+def test_layers_the_fast_kernels_do_not_cover_run_the_portable_ones_bit_exact(tmp_path):
+    """The edge model: its first Dense (in_dim 6) and last Conv2D (3 output channels) are not
+    covered by the fast kernels. The export says so, per layer, and calls the portable kernels
+    for them; the host build (no DSP, no Helium: every layer portable) equals TFLM bit for bit.
+    The emulated cores run the same module with the fast kernels: tests/test_mcu_qemu.py."""
+    from gan_edge.export.c_module import export_c_module
+    from mcu_edge_model import LATENT_DIM, mcu_edge_int8
+
+    model = mcu_edge_int8()
+    module = export_c_module(model, tmp_path / "c")
+    assert module.portable_notes == (
+        "op 0 (FULLY_CONNECTED): gan_fully_connected, portable: the fast kernel does not cover it (in_dim 6 is not "
+        "a multiple of 4)",
+        "op 5 (CONV_2D): gan_conv_2d, portable: the fast kernel does not cover it (in_channels 6 is not a multiple "
+        "of 4; out_channels 3 is odd)")
+    header, source = module.header.read_text(), module.source.read_text()
+    assert "kernel: gan_conv_2d_fast (DSP extension or Helium" in header
+    assert "kernel: gan_conv_2d, portable: the fast kernel does not cover it (in_channels 6" in header
+    calls = source.split("void gan_generate(")[1].split("\n}\n")[0]
+    assert re.findall(r"^    (gan_\w+)\(", calls, re.M) == [
+        "gan_fully_connected", "gan_leaky_relu", "gan_conv_2d_fast", "gan_leaky_relu", "gan_conv_2d"]
+
+    for flags in (["-DGAN_PORTABLE_KERNELS"], []):  # both build; on the host both are the portable kernels
+        binary = tmp_path / f"harness{len(flags)}"
+        subprocess.run([_cc(), *CFLAGS, *flags, "-I", str(module.header.parent), str(HARNESS), str(module.source),
+                        "-o", str(binary)], check=True, capture_output=True, text=True)
+    latents = _latents(LATENT_DIM, np.random.default_rng(4))
+    c_out = _run_c(binary, latents, 27)
+    tflm_out = _run_tflm(model.read_bytes(), latents).reshape(len(latents), 27)
+    assert np.array_equal(c_out, tflm_out), f"{int((c_out != tflm_out).any(axis=1).sum())} latents differ"

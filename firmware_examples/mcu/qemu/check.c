@@ -9,7 +9,10 @@
  * 2**20 SysTick ticks). qemu/check_io.py writes it and reads the output back.
  *
  * Prints one line per latent, "out INDEX HEX" (the int8 outputs as two's-complement
- * bytes), then "instructions per gan_generate: MEAN (mean of CALLS calls; ...)".
+ * bytes), then "instructions per gan_generate: MEAN (mean of CALLS calls; ...)". Built
+ * with -DGAN_PROFILE (make run PROFILE=1), the module calls gan_profile_op after each op
+ * and this then prints "op INDEX instructions MEAN" for each op, over the same calls; the
+ * total above then includes those calls, the per-op figures do not.
  *
  * Instructions, not cycles: `make run` starts QEMU with -icount shift=0, so the virtual
  * clock advances one nanosecond per instruction, and SysTick, clocked by the core clock,
@@ -62,6 +65,22 @@ __attribute__((noinline)) static uint64_t ticks_of_loop(uint32_t n)
     __asm__ volatile("1:\n\tsubs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
     return ticks_now() - start;
 }
+
+#ifdef GAN_PROFILE
+/* Ticks between the marks, per op; the extra last entry times an empty interval (two
+ * marks back to back), which is subtracted from each op. */
+static uint64_t op_ticks[GAN_OP_COUNT + 1];
+static uint64_t op_mark;
+
+void gan_profile_op(int op)
+{
+    const uint64_t now = ticks_now();
+    if (op >= 0) {
+        op_ticks[op] += now - op_mark;
+    }
+    op_mark = now;
+}
+#endif
 
 typedef void (*generate_fn)(const int8_t *latent, int8_t *out);
 
@@ -121,6 +140,9 @@ int main(void)
     int8_t out[GAN_OUTPUT_SIZE];
     uint64_t loop_ticks, ticks, empty_ticks, calls, tenths;
     uint32_t passes;
+#ifdef GAN_PROFILE
+    uint32_t pass;
+#endif
     int i, j;
 
     SYST_RVR = SYSTICK_PERIOD - 1u;
@@ -166,5 +188,29 @@ int main(void)
     put_str(" calls; ");
     put_uint((2u * calibration_loops * 1000u + loop_ticks / 2u) / loop_ticks);
     put_str(" instructions per 1000 SysTick ticks)\n");
+#ifdef GAN_PROFILE
+    for (j = 0; j <= GAN_OP_COUNT; ++j) {
+        op_ticks[j] = 0u;
+    }
+    for (pass = 0; pass < passes; ++pass) {
+        for (i = 0; i < GAN_CHECK_COUNT; ++i) {
+            gan_profile_op(-1);
+            gan_generate(gan_check_latents[i], out);
+            gan_profile_op(-1);
+            gan_profile_op(GAN_OP_COUNT);
+        }
+    }
+    for (j = 0; j < GAN_OP_COUNT; ++j) { /* in tenths, rounded; an op faster than a mark reads 0 */
+        const uint64_t net = op_ticks[j] > op_ticks[GAN_OP_COUNT] ? op_ticks[j] - op_ticks[GAN_OP_COUNT] : 0u;
+        tenths = (net * 2u * calibration_loops * 10u + loop_ticks * calls / 2u) / (loop_ticks * calls);
+        put_str("op ");
+        put_uint((uint64_t)j);
+        put_str(" instructions ");
+        put_uint(tenths / 10u);
+        uart_putc('.');
+        uart_putc((char)('0' + (int)(tenths % 10u)));
+        uart_putc('\n');
+    }
+#endif
     return 0;
 }
