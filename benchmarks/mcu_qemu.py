@@ -1,22 +1,26 @@
-"""The C module on emulated Cortex-M4, M7 and M55: instructions per gan_generate, flash, RAM.
+"""The C module on emulated Cortex-M4, M7 and M55: instructions per gan_generate and per op,
+flash, RAM, with the portable kernels (before) and the fast ones (after), side by side.
 
     python benchmarks/mcu_qemu.py [EXPORT_DIR] [--latents N]
 
 EXPORT_DIR is a folder written by `gan-edge export RUN --formats c` (generator_int8.tflite
 and c/); without it the toy generator (4 -> 16 -> 2) is trained and exported into a
 temporary folder (about 45 s). For each core, `make -C firmware_examples/mcu run` builds
-the image for its QEMU board and runs it on N fixed latents (the corners of the int8 cube
-first), and this script reports:
+the image for its QEMU board twice, with PORTABLE=1 (TFLite Micro's reference loops: the
+"before") and without (the fast DSP-extension or Helium kernels: the "after"), runs each
+on N fixed latents (the corners of the int8 cube first), and this script reports:
 
 - instructions per gan_generate: the mean over the N latents, counted by qemu/check.c with
   SysTick under QEMU's -icount (one instruction per nanosecond of virtual time); these are
   instructions, not cycles: QEMU models no pipeline, caches or flash wait states;
+- instructions per multiply-accumulate, for the whole call and for each op (a PROFILE=1
+  build: gan_generate reports after each op, check.c times the intervals);
 - module flash: gan_generator.o's code and const data (weights, biases, multipliers);
-- gan_generate stack: the deepest call chain of the module, from -fstack-usage;
+- module static RAM and gan_generate stack (the deepest call chain, -fstack-usage);
 - image flash and RAM: the whole `make run` example (main.c, startup, semihosting, libgcc);
 - bit-exact: the int8 outputs against the tflite-micro interpreter's on the same latents.
 For TFLite Micro only the arena is measured (RecordingMicroAllocator, on the host), not a
-Cortex-M build: its interpreter and kernels add tens of KiB of flash on top.
+Cortex-M build (docs/firmware.md says why): its interpreter and kernels add tens of KiB.
 """
 
 from __future__ import annotations
@@ -144,39 +148,80 @@ def main() -> int:
     reference, arena = tflm(model, latents, work)
     latents_h = write_latents_header(latents, work / "latents.h")
 
-    rows = []
-    for cpu, board in CORES.items():
-        print(f"{cpu} on QEMU {board} ...", file=sys.stderr, flush=True)
-        build = work / "build"
-        common = (f"CPU={cpu}", f"MODULE_DIR={module_dir}", f"BUILD_DIR={build}")
-        outputs, instructions, calls = parse_check_output(make_run(*common, f"LATENTS={latents_h}"),
-                                                          len(latents), out_size)
-        make_run(*common)  # the example image, main.c, whose size is reported
-        objects = build / f"qemu-{cpu}"
-        m_text, m_data, m_bss = sizes(objects / "gan_generator.o")
-        i_text, i_data, i_bss = sizes(objects / "gan_main.elf")
-        same = int((outputs == reference).all(axis=1).sum())
-        if cpu == "cortex-m55":
-            mve = mve_instructions(objects / "gan_generator.o")
-        rows.append((board, cpu, f"{instructions:,.1f}", f"{m_text + m_data:,}", f"{m_data + m_bss}",
-                     f"{deepest_stack(objects):,}", f"{i_text + i_data:,}", f"{i_data + i_bss:,}",
-                     f"{same}/{len(latents)}"))
+    from gan_edge.export.c_graph import read_chain
 
-    heads = ("board", "core", "instructions/gan_generate", "module flash", "module static RAM",
-             "gan_generate stack", "image flash", "image RAM (incl. 1 KiB stack)", "bit-exact vs TFLM")
+    layers = read_chain(model.read_bytes())[0]
+    macs = sum(layer.macs for layer in layers)
+    rows, per_op = [], {}
+    for cpu, board in CORES.items():
+        for variant, flag in (("portable", "PORTABLE=1"), ("fast", "PORTABLE=0")):
+            print(f"{cpu} on QEMU {board}, {variant} kernels ...", file=sys.stderr, flush=True)
+            build = work / "build"
+            common = (f"CPU={cpu}", f"MODULE_DIR={module_dir}", f"BUILD_DIR={build}", flag)
+            outputs, instructions, calls = parse_check_output(make_run(*common, f"LATENTS={latents_h}"),
+                                                              len(latents), out_size)
+            profiled = make_run(*common, f"LATENTS={latents_h}", "PROFILE=1")
+            per_op[cpu, variant] = [float(v) for v in re.findall(r"^op \d+ instructions (\d+\.\d)$", profiled, re.M)]
+            make_run(*common)  # the example image, main.c, whose size is reported
+            objects = build / f"qemu-{cpu}{'-portable' if variant == 'portable' else ''}"
+            m_text, m_data, m_bss = sizes(objects / "gan_generator.o")
+            i_text, i_data, i_bss = sizes(objects / "gan_main.elf")
+            same = int((outputs == reference).all(axis=1).sum())
+            if cpu == "cortex-m55" and variant == "fast":
+                mve = mve_instructions(objects / "gan_generator.o")
+            rows.append((board, cpu, variant, f"{instructions:,.1f}", f"{instructions / macs:.3f}",
+                         f"{m_text + m_data:,}", f"{m_data + m_bss:,}", f"{deepest_stack(objects):,}",
+                         f"{i_text + i_data:,}", f"{i_data + i_bss:,}", f"{same}/{len(latents)}"))
+
+    print(f"C module on emulated Cortex-M cores: {model.name}, {dim} -> {out_size}, {macs:,} MACs per call, "
+          f"{len(latents)} fixed latents (corners of the int8 cube first); bytes unless stated")
+    table(("board", "core", "kernels", "instructions/gan_generate", "per MAC", "module flash",
+           "module static RAM", "gan_generate stack", "image flash", "image RAM (incl. 1 KiB stack)",
+           "bit-exact vs TFLM"), rows)
+    print()
+    print("per op: instructions per MAC (instructions per call for ops without MACs), portable -> fast, and the "
+          "speed-up")
+    op_rows = []
+    for i, layer in enumerate(layers):
+        label = re.split(r", (?![0-9])|; | as a table| \(no code", layer.comment)[0]
+        cells = [str(i), label, f"{layer.macs:,}"]
+        for cpu in CORES:
+            before, after = per_op[cpu, "portable"][i], per_op[cpu, "fast"][i]
+            scale = layer.macs or 1
+            digits = 3 if layer.macs else 0
+            ratio = f" ({before / after:.2f}x)" if after > 0 and layer.macs else ""
+            cells.append(f"{before / scale:,.{digits}f} -> {after / scale:,.{digits}f}{ratio}")
+        op_rows.append(cells)
+    table(("op", "layer", "MACs", *(f"{cpu}" for cpu in CORES)), op_rows)
+    print(f"tflite-micro, same model: arena {arena:,} bytes (RecordingMicroAllocator on the host), before the "
+          f"interpreter's own code and RAM; no Cortex-M build of TFLM was measured (docs/firmware.md: why)")
+    print("instructions, not cycles: QEMU -icount shift=0 makes one instruction one nanosecond of virtual time; "
+          "qemu/check.c reads SysTick (core clock) around the calls and calibrates it on a loop of known length; "
+          "per op: the same over the intervals between the ops (PROFILE=1), less an empty interval")
+    print(f"environment: host {host_cpu()}; {first_line(['arm-none-eabi-gcc', '--version'])}; "
+          f"{first_line(['qemu-system-arm', '--version'])}; -Os -std=c99 (the module: -O2, the Makefile's "
+          f"MODULE_OPT), -mcpu=<core> -mthumb (cortex-m55: -mfloat-abi=hard; MVE vector instructions in the fast "
+          f"module: {mve}); portable = -DGAN_PORTABLE_KERNELS")
+    return 0 if all(r[-1].split("/")[0] == r[-1].split("/")[1] for r in rows) else 1
+
+
+def table(heads: tuple, rows: list) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-    print(f"C module on emulated Cortex-M cores: {model.name}, {dim} -> {out_size}, {len(latents)} fixed latents "
-          f"(corners of the int8 cube first); bytes unless stated")
     for r in (heads, *rows):
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
-    print(f"tflite-micro, same model: arena {arena:,} bytes (RecordingMicroAllocator on the host), before the "
-          f"interpreter's own code and RAM; no Cortex-M build of TFLM was measured")
-    print("instructions, not cycles: QEMU -icount shift=0 makes one instruction one nanosecond of virtual time; "
-          "qemu/check.c reads SysTick (core clock) around the calls and calibrates it on a loop of known length")
-    print(f"environment: {first_line(['arm-none-eabi-gcc', '--version'])}; "
-          f"{first_line(['qemu-system-arm', '--version'])}; -Os -std=c99 (the module: -O2, the Makefile's MODULE_OPT), -mcpu=<core> -mthumb "
-          f"(cortex-m55: -mfloat-abi=hard; MVE vector instructions in the module: {mve}, from gan_dot's intrinsics)")
-    return 0 if all(r[-1].split("/")[0] == r[-1].split("/")[1] for r in rows) else 1
+
+
+def host_cpu() -> str:
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        name = re.search(r"^Model name:\s+(.+)$", text, re.M).group(1).strip()
+        count = re.search(r"^CPU\(s\):\s+(\d+)$", text, re.M).group(1)
+        family = re.search(r"^CPU family:\s+(\d+)$", text, re.M)
+        model = re.search(r"^Model:\s+(\d+)$", text, re.M)
+        where = f" (family {family.group(1)}, model {model.group(1)})" if family and model else ""
+        return f"{name}{where}, {count} CPUs (lscpu)"
+    except (OSError, subprocess.CalledProcessError, AttributeError):
+        return "unknown (no lscpu)"
 
 
 if __name__ == "__main__":
