@@ -101,6 +101,8 @@ def _export_c(artifacts, c_dir: Path, flash_kib: float | None, ram_kib: float | 
     print(f"wrote {module.header} and {module.source.name}  ({module.flash_bytes:,} bytes of const data, "
           f"{module.weight_bytes:,} of them int8 weights; {module.buffer_bytes:,} bytes of {where} buffers, "
           f"the largest pair of live tensors; {module.macs:,} MACs per image; from {int8.path.name})")
+    for note in module.portable_notes:  # layers the fast DSP/Helium kernels do not cover
+        print(f"  {note}")
 
 
 def _gates(text: str) -> dict[str, float] | None:
