@@ -143,7 +143,7 @@ def fine_tune(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"qat epochs must be an int, 0 or more (--qat-epochs), got {epochs!r}")
-    from gan_edge.training.data import epoch_batches, load_training_data
+    from gan_edge.training.data import batch_source, epoch_batches, load_training_data
     from gan_edge.training.train import epoch_record, round_for, train_epoch
 
     config = trained.config
@@ -153,7 +153,7 @@ def fine_tune(
     discriminator = _restore_discriminator(trained)
     round_ = round_for(config, generator, discriminator, seed=config.seed + 3)
     data = load_training_data(config, trained.family.DATA)
-    samples = tf.constant(data.samples)
+    samples = batch_source(data)
     steps = math.ceil(len(data.samples) / config.batch_size)
     for epoch in range(1, epochs + 1):
         # Epoch numbers past the run's own, so the batch order is not a replay of training.

@@ -10,7 +10,7 @@ import tf_keras as keras
 
 from gan_edge.errors import RunFolderError
 from gan_edge.training.config import TrainConfig
-from gan_edge.training.models import model_family
+from gan_edge.training.models import model_family, output_shape
 from gan_edge.training.run import RunFolder
 
 __all__ = ["TrainedGenerator", "load_generator"]
@@ -26,7 +26,7 @@ class TrainedGenerator:
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return tuple(self.family.OUTPUT_SHAPE)
+        return output_shape(self.config)
 
     def __call__(self, latent) -> tf.Tensor:
         return self.model(latent, training=False)

@@ -35,6 +35,9 @@ __all__ = [
     "parse_json",
     "MAX_SEED",
     "MAX_EPOCHS",
+    "IMAGE_MODELS",
+    "IMAGE_RESOLUTIONS",
+    "AUGMENTATIONS",
 ]
 
 LOSS_MODES = ("standard", "book")
@@ -42,9 +45,17 @@ LOSS_MODES = ("standard", "book")
 REMEDIES = ("none", "minibatch_discrimination", "mbstd", "diversity")
 # The models whose discriminator takes a remedy or a pack factor.
 REMEDY_MODELS = ("ring8", "grid25", "dcgan")
+# The models that learn pictures: from MNIST (the book's) or from a user's own images (data_path).
+IMAGE_MODELS = ("dcgan", "progan")
+# DiffAugment (Zhao et al., 2020): the same differentiable colour, translation and cutout on
+# real and generated images wherever D sees them, so that D cannot memorise a small set.
+AUGMENTATIONS = ("none", "diffaugment")
+IMAGE_RESOLUTIONS = (16, 28, 32, 64, 128)  # what the image models build (training/models/dcgan.py, progan.py)
+IMAGE_CHANNELS = (1, 3)
+IMAGE_BACKGROUNDS = ("white", "black")
 OPTIMIZERS = ("adam", "sgd")
 # The models that grow progressively, and the resolution their data has (a schedule must end there).
-GROWING_MODELS = {"progan": 32}
+GROWING_MODELS = {"progan": 32}  # MNIST padded to 32x32; a user's images: their resolution
 # keras.utils.set_random_seed seeds NumPy's legacy generator, which takes 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 1
 # 2,500 times the longest preset (PacGAN's 400 epochs): more is a typo, not a plan (a
@@ -169,6 +180,17 @@ class TrainConfig:
     # dcgan only: the generator's widths (dense units, channels at 7x7, channels at 14x14);
     # empty: the book's (1024, 128, 64). The "mcu" preset narrows them to fit a microcontroller.
     generator_widths: tuple[int, ...] = ()
+    # A user's own pictures (dcgan, progan): a folder of PNG/JPEG or a uint8 .npy/.npz
+    # (training/data/images.py); "" trains on MNIST, the book's data. ``resolution`` and
+    # ``channels`` are the pictures' shape as the models are built for it: 0 until a run
+    # resolves them from the data (training/data/__init__.py ``resolve_image_shape``), then
+    # fixed in config.json, so that export and resume rebuild the same networks.
+    data_path: str = ""
+    resolution: int = 0
+    channels: int = 0
+    background: str = "white"  # what transparent pixels are composited over
+    skip_bad: bool = False  # leave unreadable pictures out (counted) instead of refusing the set
+    augment: str = "none"  # one of AUGMENTATIONS, in D's steps and G's (dcgan, progan)
 
     def __post_init__(self) -> None:
         from gan_edge.training.models import MODELS  # late: models import TensorFlow
@@ -200,7 +222,8 @@ class TrainConfig:
         if (self.remedy != "none" or self.pack != 1) and self.model not in REMEDY_MODELS:
             raise ConfigError(f"remedy and pack apply to {', '.join(REMEDY_MODELS)} only, "
                               f"got model {self.model!r} with remedy {self.remedy!r}, pack {self.pack}")
-        _check_growth(self.model, self.growth)
+        self._check_image_settings()
+        _check_growth(self.model, self.growth, self.resolution)
         if self.generator_widths:
             if self.model != "dcgan":
                 raise ConfigError(f"generator_widths applies to dcgan only, got model {self.model!r} "
@@ -215,6 +238,22 @@ class TrainConfig:
         if max(abs(m) for m in self.data_mean) + 10 * self.data_std > _FLOAT32_MAX:
             raise ConfigError(f"data_mean {list(self.data_mean)} and data_std {self.data_std:g} would draw samples "
                               f"beyond float32's range: keep |mean| + 10 * std under {_FLOAT32_MAX:.3g}")
+
+    def _check_image_settings(self) -> None:
+        _check_choice("augment", self.augment, AUGMENTATIONS)
+        _check_choice("background", self.background, IMAGE_BACKGROUNDS)
+        if self.resolution and self.resolution not in IMAGE_RESOLUTIONS:
+            raise ConfigError(f"resolution must be one of {', '.join(map(str, IMAGE_RESOLUTIONS))} (what the "
+                              f"models build), got {_shown(self.resolution)}: pass --resolution with one of them")
+        if self.channels and self.channels not in IMAGE_CHANNELS:
+            raise ConfigError(f"channels must be 1 (grey) or 3 (RGB), got {_shown(self.channels)}")
+        uses_images = self.data_path or self.resolution or self.channels or self.augment != "none"
+        if uses_images and self.model not in IMAGE_MODELS:
+            raise ConfigError(f"data_path, resolution, channels and augment apply to {', '.join(IMAGE_MODELS)} "
+                              f"only, got model {self.model!r}")
+        if (self.resolution or self.channels) and not self.data_path:
+            raise ConfigError("resolution and channels apply to a user's pictures (data_path): MNIST keeps the "
+                              "book's shape; pass --data PATH with them")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -472,13 +511,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
-def _check_growth(model: str, growth: GrowthConfig) -> None:
+def _check_growth(model: str, growth: GrowthConfig, resolution: int = 0) -> None:
     if model not in GROWING_MODELS:
         if growth != GrowthConfig():
             raise ConfigError(f"growth applies to {', '.join(GROWING_MODELS)} only, got model {model!r} "
                               f"with growth.resolutions {list(growth.resolutions)}")
         return
-    top = GROWING_MODELS[model]
+    top = resolution or GROWING_MODELS[model]
     if growth.resolutions and growth.resolutions[-1] != top:
         raise ConfigError(f"growth.resolutions must end at the data's resolution {top}, got "
                           f"{list(growth.resolutions)}: end the schedule at {top}")

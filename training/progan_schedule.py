@@ -21,7 +21,7 @@ from typing import Callable
 
 __all__ = ["GrowthSchedule", "GrowthDriver", "growth_driver", "level_of"]
 
-TOP_RESOLUTION = 32
+TOP_RESOLUTION = 32  # MNIST padded; a user's pictures: their resolution
 
 
 def level_of(resolution: int) -> int:
@@ -38,7 +38,8 @@ class GrowthSchedule:
     @classmethod
     def from_config(cls, config) -> "GrowthSchedule":
         growth = config.growth
-        return cls(tuple(growth.resolutions) or (TOP_RESOLUTION,), growth.fade_images, growth.stable_images)
+        top = getattr(config, "resolution", 0) if getattr(config, "data_path", "") else TOP_RESOLUTION
+        return cls(tuple(growth.resolutions) or (top,), growth.fade_images, growth.stable_images)
 
     def state(self, images: int) -> tuple[int, float]:
         """(resolution, alpha) after ``images`` real images were shown."""

@@ -2,6 +2,7 @@
 
     RUN_DIR/
       config.json      the resolved config (what ``export`` rebuilds the models from)
+      data.json        a user's pictures: their fingerprint (files, names and sizes, shape)
       metrics.jsonl    one JSON object per epoch, the names of ``gan_edge.training.loop`` + metrics
       tensorboard/     the same scalars for TensorBoard
       checkpoints/     tf.train.CheckpointManager checkpoints
@@ -34,6 +35,7 @@ __all__ = ["RunFolder"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+DATA_FILE = "data.json"
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,23 @@ class RunFolder:
             return config_from_dict(data)
         except ConfigError as exc:
             raise RunFolderError(f"{self.config_file}: {exc}: {fix}") from None
+
+    def record_data(self, fingerprint: dict) -> None:
+        """Keep the fingerprint of the pictures a new run trains on (``check_data`` on resume)."""
+        atomic_write_json(self.path / DATA_FILE, fingerprint)
+
+    def check_data(self, fingerprint: dict) -> None:
+        """Refuse to resume on pictures other than those the run was trained on."""
+        fix = "resume with the data the run was trained on, or train a new run (nothing was changed)"
+        try:
+            stored = read_json_file(self.path / DATA_FILE, "the run's data fingerprint")
+        except ConfigError as exc:
+            raise RunFolderError(f"{exc}: {fix}") from None
+        differing = sorted(key for key in set(stored) | set(fingerprint) if stored.get(key) != fingerprint.get(key))
+        if differing:
+            key = differing[0]
+            raise RunFolderError(f"--resume with different data: {self.path} was trained on pictures with "
+                                 f"{key}={stored.get(key)!r}, the data now has {fingerprint.get(key)!r}: {fix}")
 
     def has_checkpoint(self) -> bool:
         # tf.train.CheckpointManager writes its index file after the checkpoint it names.

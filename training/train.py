@@ -5,7 +5,9 @@ existing one to resume), data, models, the four-step round, a checkpoint; then
 per epoch: rounds in compiled graphs, the evaluator's measurement, a line of
 metrics, a checkpoint. It prints nothing: ``on_start`` receives the rounds per
 epoch once the data is loaded, ``on_epoch`` each epoch's record and ``on_rounds``
-the number of rounds just trained (the CLI draws its progress bar from them).
+the number of rounds just trained (the CLI draws its progress bar from them);
+``on_decode(done, total)`` follows a first decode of a user's pictures and
+``on_data`` gets one line saying what the data is.
 
 Resuming is exact: the checkpoint holds both networks, both optimizers, the
 noise generator's state and the epoch, and the order of each epoch's batches
@@ -34,7 +36,7 @@ import tf_keras as keras
 from gan_edge.errors import RunFolderError, TrainingDiverged
 from gan_edge.training import distribute
 from gan_edge.training.config import OptimizerConfig, TrainConfig
-from gan_edge.training.data import epoch_batches, load_training_data
+from gan_edge.training.data import batch_source, epoch_batches, load_training_data, resolve_image_shape
 from gan_edge.training.evaluators import evaluator_for
 from gan_edge.training.loop import FourStepRound
 from gan_edge.training.models import model_family
@@ -134,13 +136,22 @@ def train(
     on_rounds: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_decode: Callable[[int, int], None] | None = None,
+    on_data: Callable[[str], None] | None = None,
     strategy: str = "default",
 ) -> TrainResult:
     # "default" is the single-device path; the others: training/distribute.py. A
     # strategy is how a run is computed, not what it computes: it is not in the config,
     # and a run may be resumed under another one.
     plan = distribute.plan_for(strategy, config)
-    callbacks = dict(on_epoch=on_epoch, on_rounds=on_rounds, on_start=on_start, should_stop=should_stop)
+    # A user's pictures: the shape the networks are built for, fixed before the run folder
+    # records the config (a resumed run's config has it already).
+    config = resolve_image_shape(config)
+    # Before the run folder: data that cannot be used is refused with nothing made.
+    data = load_training_data(config, model_family(config.model).DATA, on_progress=on_decode)
+    if on_data is not None:
+        on_data(data.source)
+    callbacks = dict(on_epoch=on_epoch, on_rounds=on_rounds, on_start=on_start, should_stop=should_stop, data=data)
     if plan is not None and not plan.chief:  # another worker: reads the chief's run folder, writes nothing in it
         return _train(config, RunFolder.open(out_dir) if resume else RunFolder(Path(out_dir)), plan,
                       resume=resume, **callbacks)
@@ -151,11 +162,14 @@ def train(
 
 
 def _train(config: TrainConfig, run: RunFolder, plan, *, resume: bool, on_epoch, on_rounds, on_start,
-           should_stop) -> TrainResult:
+           should_stop, data) -> TrainResult:
     chief = plan is None or plan.chief
-    family = model_family(config.model)
-    data = load_training_data(config, family.DATA)
-    samples = tf.constant(data.samples)
+    if data.fingerprint is not None and chief:
+        if resume:
+            run.check_data(data.fingerprint)
+        else:
+            run.record_data(data.fingerprint)
+    samples = batch_source(data)
     steps_per_epoch = math.ceil(len(data.samples) / config.batch_size)
     if on_start is not None:
         on_start(steps_per_epoch)

@@ -21,6 +21,23 @@ class TrainingProgress:
         self.describe = describe
         self.stream = stream or sys.stderr
         self.bar = None
+        self.decoding = None  # the bar of a first decode of a user's pictures
+
+    def decode(self, done: int, total: int) -> None:
+        """Pictures decoded into the cache so far (a first run on a folder only)."""
+        if self.decoding is None:
+            if self.stream.isatty():
+                from tqdm import tqdm
+
+                self.decoding = tqdm(total=total, unit="picture", desc="decoding", file=self.stream,
+                                     dynamic_ncols=True)
+            else:
+                self.decoding = False
+                print(f"decoding {total:,} pictures into the cache (once)", file=self.stream, flush=True)
+        if self.decoding:
+            self.decoding.update(done - self.decoding.n)
+            if done == total:
+                self.decoding.close()
 
     def start(self, rounds_per_epoch: int) -> None:
         if self.stream.isatty():

@@ -16,6 +16,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     parser.add_argument("--data-dir", help="folder holding MNIST (default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    parser.add_argument("--fid", nargs="?", const="", metavar="WEIGHTS",
+                        help="also compute Inception FID, from InceptionV3 weights on disk: this .h5 file, or "
+                             "Keras' cached copy when no file is named (nothing is downloaded)")
     parser.set_defaults(run=run)
 
 
@@ -30,11 +33,22 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         config = config.with_overrides({"data_dir": args.data_dir})
     rows = evaluate_generator(generate, config, samples=args.samples, seed=args.seed)
+    if args.fid is not None:
+        from gan_edge.training.evaluate import inception_fid_of
+
+        rows["generator"]["inception_fid"] = inception_fid_of(generate, config, samples=args.samples,
+                                                             seed=args.seed, weights=args.fid or None)
+        for row in rows.values():
+            row.setdefault("inception_fid", float("nan"))
     print(_table(rows))
     if "real_vs_real" in rows:
         print("\nfcd: Fréchet distance in the features of this project's MNIST classifier (FCD, not "
               "Inception FID);\nclasses_covered: digits with at least 1% of the samples; precision/recall: "
               "k-NN manifolds (k=3).")
+    elif "fd_floor" in rows["generator"]:
+        print("\nfd: Fréchet distance in the features of a net trained on these pictures (not Inception FID), "
+              "beside fd_floor, real vs real at the same size;\nprecision/recall: k-NN manifolds (k=3); "
+              "categories_covered: labels with at least 1% of the samples (docs/image_metrics.md).")
     elif "reverse_kl" in rows["generator"]:
         print("\nmodes: modes with a point within 3 std of their mean; hq_share: share of such points; "
               "reverse_kl: KL of their histogram from uniform;\nreal: as many points drawn from the mixture.")

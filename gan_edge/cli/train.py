@@ -27,6 +27,8 @@ SHOWN = {
     "grid25": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
     "progan": ("d_loss", "g_loss", "resolution", "alpha", "fcd", "classes_covered"),
 }
+# A run on a user's pictures (--data) shows the image metrics instead of MNIST's.
+SHOWN_PICTURES = ("d_loss", "g_loss", "resolution", "alpha", "fd", "fd_floor", "categories_covered", "recall")
 
 
 def add_parser(subparsers) -> None:
@@ -36,6 +38,18 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--epochs", type=whole_number, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=whole_number, help="random seed (default 0)")
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="your own pictures (dcgan, progan): a folder of PNG/JPEG (searched recursively) or a "
+                             "uint8 .npy/.npz of (N, H, W[, C]); a folder of MNIST's files trains on MNIST as --data-dir")
+    parser.add_argument("--resolution", type=whole_number,
+                        help="side the pictures are resized to: 16, 28, 32, 64 or 128 (default: the data's own, rounded)")
+    parser.add_argument("--channels", type=whole_number, help="1 (grey) or 3 (RGB) (default: the data's)")
+    parser.add_argument("--background", choices=("white", "black"),
+                        help="what transparent pixels are composited over (default white)")
+    parser.add_argument("--skip-bad", action="store_true", default=None,
+                        help="leave unreadable pictures out (and say how many) instead of refusing the data")
+    parser.add_argument("--augment", choices=("none", "diffaugment"),
+                        help="DiffAugment on every picture D sees (small data sets; default none)")
     parser.add_argument("--data-dir", help="folder holding MNIST (dcgan, progan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/MODEL-TIMESTAMP)")
@@ -64,8 +78,8 @@ def default_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{stamp}"
 
 
-def describer(model: str):
-    names = SHOWN.get(model, ("d_loss", "g_loss"))
+def describer(model: str, pictures: bool = False):
+    names = SHOWN_PICTURES if pictures else SHOWN.get(model, ("d_loss", "g_loss"))
 
     def describe(record) -> str:
         shown = [f"{n} {record[n]:.3f}" if isinstance(record[n], float) else f"{n} {record[n]}"
@@ -85,12 +99,32 @@ def resolve_config(args: argparse.Namespace):
     else:
         base = default_config(args.model, args.preset)
     overrides = load_config_file(args.config) if args.config else {}
-    for flag, key in (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode"), ("data_dir", "data_dir")):
+    flags = (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode"), ("data_dir", "data_dir"),
+             ("resolution", "resolution"), ("channels", "channels"), ("background", "background"),
+             ("skip_bad", "skip_bad"), ("augment", "augment"))
+    for flag, key in flags:
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = value
+    if args.data is not None:
+        overrides.update(_data_overrides(args.data))
     overrides["model"] = args.model
     return base.with_overrides(overrides)
+
+
+def _data_overrides(path: str) -> dict:
+    """--data PATH: MNIST's own files train the book's models (as --data-dir); anything else
+    is a user's pictures, by absolute path (the run folder may be read from elsewhere)."""
+    from gan_edge.errors import DataError
+    from gan_edge.training.data.mnist import NPZ_NAME
+
+    where = Path(path).expanduser()
+    if not where.exists():
+        raise DataError(f"--data {path}: no such file or folder: expected a folder of pictures or a uint8 .npy/.npz")
+    if where.is_dir() and any((where / name).exists() for name in (NPZ_NAME, "t10k-images-idx3-ubyte.gz",
+                                                                    "t10k-images-idx3-ubyte")):
+        return {"data_dir": str(where.resolve())}
+    return {"data_path": str(where.resolve())}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,11 +138,12 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(format="gan-edge train: %(levelname)s: %(message)s")  # the collapse alarm
     out = args.out or default_run_dir(config.model)
-    progress = TrainingProgress(config.epochs, describer(config.model))
+    progress = TrainingProgress(config.epochs, describer(config.model, bool(config.data_path)))
     stop = _StopOnSignal()
     try:
         result = train(config, out, resume=args.resume, on_start=progress.start, on_epoch=progress.epoch,
-                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=args.strategy)
+                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=args.strategy,
+                       on_decode=progress.decode, on_data=lambda source: print(f"data: {source}", flush=True))
     finally:
         stop.restore()
         progress.close()

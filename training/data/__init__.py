@@ -1,26 +1,59 @@
-"""Training data sets, chosen by the model's ``DATA`` name, and the pipeline over them."""
+"""Training data sets, chosen by the model's ``DATA`` name (or a user's pictures, when the
+config names ``data_path``), and the pipeline over them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from gan_edge.errors import ConfigError
 
-__all__ = ["TrainingData", "load_training_data", "batches", "epoch_batches"]
+__all__ = ["TrainingData", "load_training_data", "resolve_image_shape", "batch_source", "batches", "epoch_batches"]
 
 
 @dataclass(frozen=True, eq=False)
 class TrainingData:
-    """Samples in the model's range (float32), their labels if the set has any, and where they came from."""
+    """Samples, their labels if the set has any, and where they came from.
+
+    ``samples`` is float32 in the model's range, or, for a user's pictures, the uint8
+    (n, res, res, channels) memmap of their cache, read and converted one batch at a time
+    (``epoch_batches``). ``label_names`` names the labels; ``fingerprint`` identifies a
+    user's pictures (a run records it and refuses to resume on other data).
+    """
 
     samples: np.ndarray
     labels: np.ndarray | None
     source: str
+    label_names: tuple[str, ...] = ()
+    fingerprint: dict | None = None
 
 
-def load_training_data(config, data_name: str) -> TrainingData:
+def resolve_image_shape(config, on_progress=None):
+    """``config`` with its pictures' shape fixed: resolution and channels from the data
+    where they are 0 (the data's own size, rounded to a resolution the models build), and
+    ProGAN's growth ending at that resolution. Headers only: nothing is decoded."""
+    if not config.data_path:
+        return config
+    from gan_edge.training.data.images import inspect_images, nearest_resolution
+
+    overrides = {}
+    if not config.resolution or not config.channels:
+        _, side, channels = inspect_images(config.data_path, skip_bad=config.skip_bad)
+        overrides = {"resolution": config.resolution or nearest_resolution(side),
+                     "channels": config.channels or channels}
+    resolution = overrides.get("resolution", config.resolution)
+    growth = config.growth.resolutions
+    if config.model == "progan" and (not growth or growth[-1] != resolution):
+        # 4x4 up to the pictures' size, each phase as long as the config says.
+        overrides["growth"] = {"resolutions": [4 * 2**k for k in range(int(np.log2(resolution // 4)) + 1)]}
+    return config.with_overrides(overrides) if overrides else config
+
+
+def load_training_data(config, data_name: str, on_progress=None) -> TrainingData:
+    if config.data_path:
+        return _pictures(config, on_progress)
     if data_name == "gaussian":
         from gan_edge.training.data.toy import gaussian_points
 
@@ -46,21 +79,68 @@ def load_training_data(config, data_name: str) -> TrainingData:
     raise ConfigError(f"unknown data set {data_name!r}: expected one of gaussian, ring8, grid25, mnist, mnist32")
 
 
+def _pictures(config, on_progress) -> TrainingData:
+    from gan_edge.training.data.images import load_images
+    from gan_edge.training.data.twemoji import INDEX_NAME, twemoji_labels
+
+    if not config.resolution or not config.channels:
+        raise ConfigError("the pictures' resolution and channels are not resolved: call resolve_image_shape(config)")
+    path = Path(config.data_path).expanduser()
+    # A folder with emoji-datasource's index beside it (the Twemoji set) is labelled by category.
+    index = next((folder / INDEX_NAME for folder in (path, path.parent) if (folder / INDEX_NAME).is_file()), None)
+    labels = twemoji_labels(index) if index is not None and path.is_dir() else None
+    data = load_images(path, resolution=config.resolution, channels=config.channels,
+                       background=config.background, skip_bad=config.skip_bad, labels=labels,
+                       min_images=config.batch_size, on_progress=on_progress)
+    return TrainingData(data.images, data.labels, data.source, data.label_names,
+                        {**data.fingerprint, "skipped": data.skipped})
+
+
+def batch_source(data: TrainingData):
+    """What ``epoch_batches`` gathers from: the samples as one tensor in memory, or a user's
+    pictures as their uint8 memmap, which stays on disk."""
+    import tensorflow as tf
+
+    if isinstance(data.samples, np.ndarray) and data.samples.dtype == np.uint8:
+        return data.samples
+    return tf.constant(data.samples)
+
+
 def epoch_batches(samples, batch_size: int, seed: int, epoch: int):
     """The mini-batches of one epoch, in an order that depends only on (seed, epoch).
 
     A resumed run rebuilds exactly the order it would have seen, with nothing but
     the epoch number kept in the checkpoint. ``samples`` is a tensor: batches are
-    gathered from it, so no epoch-sized copy is made.
+    gathered from it, so no epoch-sized copy is made. Or it is uint8 pictures (a memmap
+    of their cache): each batch is read from it and brought to [-1, 1] on its own, so
+    a set larger than memory streams from disk.
     """
     import tensorflow as tf
 
     order = np.random.default_rng([seed, epoch]).permutation(int(samples.shape[0]))
+    indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+    if isinstance(samples, np.ndarray) and samples.dtype == np.uint8:
+        shape = samples.shape[1:]
+
+        def read(index):
+            # Rows in file order read the memmap's pages forward; the batch keeps its order.
+            rows = np.asarray(index)
+            ahead = np.argsort(rows, kind="stable")
+            batch = np.empty((len(rows), *shape), np.uint8)
+            batch[ahead] = samples[rows[ahead]]
+            return batch
+
+        def to_model_range(index):
+            batch = tf.numpy_function(read, [index], tf.uint8, stateful=False)
+            batch.set_shape((None, *shape))
+            return tf.cast(batch, tf.float32) / 127.5 - 1.0
+
+        gather = to_model_range
+    else:
+        gather = lambda index: tf.gather(samples, index)  # noqa: E731
     return (
-        tf.data.Dataset.from_tensor_slices(order)
-        .batch(batch_size)
-        .map(tf.autograph.experimental.do_not_convert(lambda index: tf.gather(samples, index)),
-             num_parallel_calls=tf.data.AUTOTUNE)
+        indices
+        .map(tf.autograph.experimental.do_not_convert(gather), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
 

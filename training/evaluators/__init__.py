@@ -33,6 +33,7 @@ EVALUATORS = {
     "mnist": "gan_edge.training.evaluators.mnist:MnistEvaluator",
     "mnist32": "gan_edge.training.evaluators.mnist:CroppedMnistEvaluator",
     "modes": "gan_edge.training.evaluators.modes:ModesEvaluator",
+    "images": "gan_edge.training.evaluators.images:PicturesEvaluator",
 }
 
 
@@ -44,7 +45,10 @@ def evaluator_class(name: str):
 
 
 def evaluator_for(config):
-    """The evaluator class of ``config.model``'s family (its ``EVALUATOR`` name)."""
+    """The evaluator class of ``config.model``'s family (its ``EVALUATOR`` name), or
+    "images" for a run on a user's pictures."""
     from gan_edge.training.models import model_family
 
+    if getattr(config, "data_path", ""):
+        return evaluator_class("images")
     return evaluator_class(model_family(config.model).EVALUATOR)

@@ -1,7 +1,10 @@
 """Progressive growing (ProGAN, Karras et al., 2018) on MNIST padded to 32x32 (Glassner ch. 22).
 
 The networks grow 4x4 -> 8x8 -> 16x16 -> 32x32; each new resolution fades in with a
-weight alpha rising from 0 to 1 (``gan_edge.training.progan_schedule``).
+weight alpha rising from 0 to 1 (``gan_edge.training.progan_schedule``). On a user's
+pictures (``config.resolution``, ``config.channels``) they grow from 4x4 to the pictures'
+side, in their channels, with wider levels (``image_channels``): the book's "large
+samples", in colour. Below, "32x32" stands for the top resolution.
 
 How the growing is built: both networks are built once, at full resolution, with
 every level's layers, and a ``Growth`` layer of non-trainable variables (level, alpha,
@@ -33,32 +36,55 @@ from __future__ import annotations
 
 import tf_keras as keras
 
+import math
+
 from gan_edge.training.loop import FourStepRound
+from gan_edge.training.models.augment import augment_layer
 from gan_edge.training.models.progan_layers import (
-    LEVELS, DiscriminatorEntry, EqualizedConv2D, EqualizedDense, Growth, LevelBlend, PixelNorm, level_weights,
+    DiscriminatorEntry, EqualizedConv2D, EqualizedDense, Growth, LevelBlend, PixelNorm, level_weights,
 )
 from gan_edge.training.models.remedies import MinibatchStdDev
 from gan_edge.training.progan_schedule import GrowthSchedule, level_of
 
-OUTPUT_SHAPE = (32, 32, 1)
+OUTPUT_SHAPE = (32, 32, 1)  # MNIST's; ``output_shape(config)`` for a user's pictures
 OUTPUT_RANGE = (-1.0, 1.0)  # tanh
 DATA = "mnist32"  # MNIST padded with 2 pixels of background (-1) on each side
 EVALUATOR = "mnist32"  # the MNIST evaluator, on samples with that border cropped off
 
-# Feature maps per level (4x4, 8x8, 16x16, 32x32).
+# Feature maps per level (4x4, 8x8, 16x16, 32x32) on MNIST.
 G_CHANNELS = (64, 64, 32, 16)
 D_CHANNELS = (64, 64, 32, 16)
+# On a user's pictures, from 4x4 up: colour needs more maps at the coarse levels, where
+# they are cheap; the finest levels stay narrow, where a map costs the most.
+IMAGE_CHANNELS = (128, 128, 64, 32, 16, 16)
 _SLOPE = 0.2
+
+
+def output_shape(config) -> tuple[int, int, int]:
+    """What G draws: MNIST padded to 32x32x1, else the config's pictures."""
+    if not getattr(config, "data_path", ""):
+        return OUTPUT_SHAPE
+    return (config.resolution, config.resolution, config.channels)
+
+
+def _levels(config) -> int:
+    return int(math.log2(output_shape(config)[0])) - 1  # 4x4 is level 0
+
+
+def level_channels(config) -> tuple[int, ...]:
+    """Feature maps per level, 4x4 first (G and D alike)."""
+    return G_CHANNELS if not getattr(config, "data_path", "") else IMAGE_CHANNELS[: _levels(config)]
 
 
 def _initial_growth(config, name: str) -> Growth:
     resolution, alpha = GrowthSchedule.from_config(config).state(0)
-    return Growth(level_of(resolution), alpha, name=name)
+    return Growth(level_of(resolution), alpha, levels=_levels(config), name=name)
 
 
 def build_generator(config) -> keras.Model:
     layers = keras.layers
     growth = _initial_growth(config, "growth")
+    levels, channels, top = growth.levels, level_channels(config), output_shape(config)[0]
     latent = layers.Input((config.latent_dim,), name="latent")
 
     def conv(h, channels, name):
@@ -66,19 +92,19 @@ def build_generator(config) -> keras.Model:
         return PixelNorm()(layers.LeakyReLU(_SLOPE)(h))
 
     h = PixelNorm(name="normalize_latent")(latent)
-    h = EqualizedDense(4 * 4 * G_CHANNELS[0], name="dense_4x4")(h)
-    h = PixelNorm()(layers.LeakyReLU(_SLOPE)(layers.Reshape((4, 4, G_CHANNELS[0]))(h)))
-    h = conv(h, G_CHANNELS[0], "conv_4x4")
+    h = EqualizedDense(4 * 4 * channels[0], name="dense_4x4")(h)
+    h = PixelNorm()(layers.LeakyReLU(_SLOPE)(layers.Reshape((4, 4, channels[0]))(h)))
+    h = conv(h, channels[0], "conv_4x4")
     rgbs = []
-    for level in range(LEVELS):
+    for level in range(levels):
         side = 4 * 2**level
         if level > 0:
             h = layers.UpSampling2D(2, name=f"up_to_{side}x{side}")(h)
-            h = conv(h, G_CHANNELS[level], f"conv_{side}x{side}_a")
-            h = conv(h, G_CHANNELS[level], f"conv_{side}x{side}_b")
-        rgb = EqualizedConv2D(1, 1, gain=1.0, name=f"to_rgb_{side}x{side}")(h)
-        if level < LEVELS - 1:
-            rgb = layers.UpSampling2D(2 ** (LEVELS - 1 - level), name=f"rgb_{side}x{side}_to_32x32")(rgb)
+            h = conv(h, channels[level], f"conv_{side}x{side}_a")
+            h = conv(h, channels[level], f"conv_{side}x{side}_b")
+        rgb = EqualizedConv2D(output_shape(config)[2], 1, gain=1.0, name=f"to_rgb_{side}x{side}")(h)
+        if level < levels - 1:
+            rgb = layers.UpSampling2D(2 ** (levels - 1 - level), name=f"rgb_{side}x{side}_to_{top}x{top}")(rgb)
         rgbs.append(rgb)
     image = LevelBlend(growth, name="fade_in")(rgbs)
     image = layers.Activation("tanh", name="image")(image)
@@ -88,24 +114,28 @@ def build_generator(config) -> keras.Model:
 def build_discriminator(config) -> keras.Model:
     layers = keras.layers
     growth = _initial_growth(config, "growth")
-    image = layers.Input(OUTPUT_SHAPE, name="image")
+    levels = growth.levels
+    channels = D_CHANNELS if not getattr(config, "data_path", "") else level_channels(config)
+    image = layers.Input(output_shape(config), name="image")
+    augment = augment_layer(config)
+    seen = image if augment is None else augment(image)
 
-    def conv(h, channels, name):
-        return layers.LeakyReLU(_SLOPE)(EqualizedConv2D(channels, 3, name=name)(h))
+    def conv(h, width, name):
+        return layers.LeakyReLU(_SLOPE)(EqualizedConv2D(width, 3, name=name)(h))
 
     h = None
-    for level in reversed(range(LEVELS)):
+    for level in reversed(range(levels)):
         side = 4 * 2**level
-        x = image if level == LEVELS - 1 else layers.AveragePooling2D(2 ** (LEVELS - 1 - level))(image)
-        from_rgb = layers.LeakyReLU(_SLOPE)(EqualizedConv2D(D_CHANNELS[level], 1, name=f"from_rgb_{side}x{side}")(x))
+        x = seen if level == levels - 1 else layers.AveragePooling2D(2 ** (levels - 1 - level))(seen)
+        from_rgb = layers.LeakyReLU(_SLOPE)(EqualizedConv2D(channels[level], 1, name=f"from_rgb_{side}x{side}")(x))
         h = from_rgb if h is None else DiscriminatorEntry(growth, level, name=f"enter_{side}x{side}")([from_rgb, h])
         if level > 0:
-            h = conv(h, D_CHANNELS[level], f"conv_{side}x{side}_a")
-            h = conv(h, D_CHANNELS[level - 1], f"conv_{side}x{side}_b")
+            h = conv(h, channels[level], f"conv_{side}x{side}_a")
+            h = conv(h, channels[level - 1], f"conv_{side}x{side}_b")
             h = layers.AveragePooling2D(2)(h)
-    h = conv(h, D_CHANNELS[0], "conv_4x4")
+    h = conv(h, channels[0], "conv_4x4")
     h = MinibatchStdDev(name="mbstd")(layers.Flatten()(h))
-    h = layers.LeakyReLU(_SLOPE)(EqualizedDense(D_CHANNELS[0], name="dense")(h))
+    h = layers.LeakyReLU(_SLOPE)(EqualizedDense(channels[0], name="dense")(h))
     p_real = layers.Activation("sigmoid", name="p_real")(EqualizedDense(1, gain=1.0, name="logit")(h))
     return keras.Model(image, p_real, name="discriminator")
 
@@ -119,9 +149,9 @@ def fully_grown(generator: keras.Model) -> keras.Model | None:
     below are then weighted 0, so the blend, their to-RGB convolutions and their
     upsampling can go. None while G is still growing. Same layers, same weights."""
     growth = growth_of(generator)
-    if round(float(growth.level.numpy())) != LEVELS - 1 or float(growth.alpha.numpy()) != 1.0:
+    if round(float(growth.level.numpy())) != growth.levels - 1 or float(growth.alpha.numpy()) != 1.0:
         return None
-    top = 4 * 2 ** (LEVELS - 1)
+    top = 4 * 2 ** (growth.levels - 1)
     rgb = generator.get_layer(f"to_rgb_{top}x{top}").output
     return keras.Model(generator.input, keras.layers.Activation("tanh", name="image")(rgb), name=generator.name)
 
@@ -145,7 +175,7 @@ def prepare_real(discriminator: keras.Model):
     growth = growth_of(discriminator)
 
     def at_level(x, level):
-        factor = 2 ** (LEVELS - 1 - level)
+        factor = 2 ** (growth.levels - 1 - level)
         if factor == 1:
             return x
         low = tf.nn.avg_pool2d(x, factor, factor, "VALID")

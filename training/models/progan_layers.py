@@ -26,7 +26,7 @@ import tf_keras as keras
 __all__ = ["EqualizedDense", "EqualizedConv2D", "PixelNorm", "Growth", "LevelBlend", "DiscriminatorEntry",
            "level_weights", "LEVELS"]
 
-LEVELS = 4  # 4x4, 8x8, 16x16, 32x32
+LEVELS = 4  # 4x4, 8x8, 16x16, 32x32: MNIST padded to 32x32; a user's pictures have their own
 _HE_GAIN = math.sqrt(2.0)
 
 
@@ -75,8 +75,9 @@ class PixelNorm(keras.layers.Layer):
 class Growth(keras.layers.Layer):
     """Holds the phase; never called. ``set(level, alpha)`` is what the schedule uses."""
 
-    def __init__(self, level: int, alpha: float = 1.0, **kwargs) -> None:
+    def __init__(self, level: int, alpha: float = 1.0, levels: int = LEVELS, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.levels = levels  # 4x4 to the top resolution: fixed when the networks are built
         self.level = self.add_weight("level", (), initializer=keras.initializers.Constant(level), trainable=False)
         self.alpha = self.add_weight("alpha", (), initializer=keras.initializers.Constant(alpha), trainable=False)
         self.images = self.add_weight("images", (), dtype=tf.int64, initializer="zeros", trainable=False)
@@ -87,9 +88,9 @@ class Growth(keras.layers.Layer):
 
 
 def level_weights(growth: Growth) -> list[tf.Tensor]:
-    """w_k for k = 0..3: alpha at the current level, 1 - alpha at the one below, 0 elsewhere."""
+    """w_k for each level k: alpha at the current level, 1 - alpha at the one below, 0 elsewhere."""
     at = lambda k: tf.cast(tf.equal(growth.level, float(k)), tf.float32)  # noqa: E731
-    return [growth.alpha * at(k) + (1.0 - growth.alpha) * at(k + 1) for k in range(LEVELS)]
+    return [growth.alpha * at(k) + (1.0 - growth.alpha) * at(k + 1) for k in range(growth.levels)]
 
 
 class LevelBlend(keras.layers.Layer):
