@@ -52,6 +52,11 @@ def load_generator(run_dir) -> TrainedGenerator:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RunFolderError(f"{checkpoint} cannot be read ({first_line}): the checkpoint is damaged; "
                              f"restore {run.checkpoints} from a copy, or train a new run") from None
+    # A weight of another shape: the config no longer describes the networks it saved.
+    except ValueError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFolderError(f"{checkpoint} does not hold the {config.model} generator {run.config_file} "
+                             f"describes ({first_line}): train a new run") from None
     status.expect_partial()
     try:
         status.assert_existing_objects_matched()

@@ -120,14 +120,14 @@ def test_a_pack_refusal_stays_quick_for_a_huge_batch():
 # --- train: a run refused after its folder was made takes it back --------------------------
 
 
-def test_missing_data_found_after_the_folder_was_made_removes_it(tmp_path, capsys):
+def test_missing_data_is_refused_before_a_folder_is_made(tmp_path, capsys):
+    # The data is loaded before the run folder is made (a first decode of a user's pictures
+    # can take a while, and its refusals leave nothing behind).
     (tmp_path / "no-digits").mkdir()
     out = tmp_path / "made" / "for" / "run"
     assert main(["train", "dcgan", "--data-dir", str(tmp_path / "no-digits"), "--out", str(out)]) == 2
     err = _one_line_error(capsys)
-    assert "no MNIST files in" in err
-    assert (f"[no checkpoint had been written, so nothing of this run was kept: {tmp_path / 'made'} "
-            "(made by this command) was removed]") in err
+    assert "no MNIST files in" in err and "nothing of this run was kept" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["no-digits"]
 
 

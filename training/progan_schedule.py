@@ -19,9 +19,14 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["GrowthSchedule", "GrowthDriver", "growth_driver", "level_of"]
+__all__ = ["GrowthSchedule", "GrowthDriver", "growth_driver", "level_of", "resolutions_up_to"]
 
 TOP_RESOLUTION = 32  # MNIST padded; a user's pictures: their resolution
+
+
+def resolutions_up_to(top: int) -> list[int]:
+    """4, 8, ... top: the schedule's resolutions for pictures of side ``top``."""
+    return [4 * 2**k for k in range(level_of(top) + 1)]
 
 
 def level_of(resolution: int) -> int:

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from gan_edge.io import atomic_write_json
     from gan_edge.training.evaluate import evaluate_generator
 
+    weights = None
+    if args.fid is not None:  # first: without the weights there is nothing to wait for
+        from gan_edge.training.metrics.images import inception_weights
+
+        weights = inception_weights(args.fid or None)
     generate, config = _open(args.target)
     if args.data_dir is not None:
         config = config.with_overrides({"data_dir": args.data_dir})
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         from gan_edge.training.evaluate import inception_fid_of
 
         rows["generator"]["inception_fid"] = inception_fid_of(generate, config, samples=args.samples,
-                                                             seed=args.seed, weights=args.fid or None)
+                                                             seed=args.seed, weights=weights)
         for row in rows.values():
             row.setdefault("inception_fid", float("nan"))
     print(_table(rows))

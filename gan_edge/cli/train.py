@@ -108,6 +108,11 @@ def resolve_config(args: argparse.Namespace):
             overrides[key] = value
     if args.data is not None:
         overrides.update(_data_overrides(args.data))
+    if args.resolution is not None and args.model == "progan" and "resolutions" not in overrides.get("growth", {}):
+        from gan_edge.training.progan_schedule import resolutions_up_to
+
+        # The schedule grows to the resolution asked for (its phases as the preset's).
+        overrides["growth"] = {**overrides.get("growth", {}), "resolutions": resolutions_up_to(args.resolution)}
     overrides["model"] = args.model
     return base.with_overrides(overrides)
 

@@ -46,8 +46,10 @@ def resolve_image_shape(config, on_progress=None):
     resolution = overrides.get("resolution", config.resolution)
     growth = config.growth.resolutions
     if config.model == "progan" and (not growth or growth[-1] != resolution):
+        from gan_edge.training.progan_schedule import resolutions_up_to
+
         # 4x4 up to the pictures' size, each phase as long as the config says.
-        overrides["growth"] = {"resolutions": [4 * 2**k for k in range(int(np.log2(resolution // 4)) + 1)]}
+        overrides["growth"] = {"resolutions": resolutions_up_to(resolution)}
     return config.with_overrides(overrides) if overrides else config
 
 
