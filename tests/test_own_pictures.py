@@ -270,6 +270,15 @@ def _book_dcgan(config):
     return generator, keras.Sequential(stack, name="discriminator")
 
 
+def _assert_same_networks(reference, built) -> None:
+    """(G, D) built now against (G, D) as the old code built them: same layers, same weights."""
+    for old, new in zip(reference, built, strict=True):
+        assert _layers(old) == _layers(new)
+        for a, b in zip(old.weights, new.weights, strict=True):
+            assert a.name == b.name
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def _layers(model) -> list[tuple[str, dict]]:
     """Each layer's class and settings (where it has a config); names are compared
     through the weights' names."""
@@ -296,11 +305,7 @@ def test_the_book_dcgan_is_built_as_before(preset, overrides):
     keras.utils.set_random_seed(config.seed)
     family = model_family("dcgan")
     built = family.build_generator(config), family.build_discriminator(config)
-    for old, new in zip(reference, built):
-        assert _layers(old) == _layers(new)
-        for a, b in zip(old.weights, new.weights, strict=True):
-            assert a.name == b.name
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    _assert_same_networks(reference, built)
 
 
 def test_one_epoch_of_the_book_dcgan_gives_the_weights_it_gave_before(tiny_dcgan_run):
@@ -420,8 +425,4 @@ def test_the_book_progan_is_built_as_before():
     keras.utils.set_random_seed(config.seed)
     family = model_family("progan")
     built = family.build_generator(config), family.build_discriminator(config)
-    for old, new in zip(reference, built):
-        assert _layers(old) == _layers(new)
-        for a, b in zip(old.weights, new.weights, strict=True):
-            assert a.name == b.name
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    _assert_same_networks(reference, built)

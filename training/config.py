@@ -52,7 +52,7 @@ IMAGE_MODELS = ("dcgan", "progan")
 AUGMENTATIONS = ("none", "diffaugment")
 IMAGE_RESOLUTIONS = (16, 28, 32, 64, 128)  # what the image models build (training/models/dcgan.py, progan.py)
 IMAGE_CHANNELS = (1, 3)
-IMAGE_BACKGROUNDS = ("white", "black")
+IMAGE_BACKGROUNDS = {"white": 255, "black": 0}  # what transparency is composited over: its pixel value
 OPTIMIZERS = ("adam", "sgd")
 # The models that grow progressively, and the resolution their data has (a schedule must end there).
 GROWING_MODELS = {"progan": 32}  # MNIST padded to 32x32; a user's images: their resolution
@@ -241,7 +241,7 @@ class TrainConfig:
 
     def _check_image_settings(self) -> None:
         _check_choice("augment", self.augment, AUGMENTATIONS)
-        _check_choice("background", self.background, IMAGE_BACKGROUNDS)
+        _check_choice("background", self.background, tuple(IMAGE_BACKGROUNDS))
         if self.resolution and self.resolution not in IMAGE_RESOLUTIONS:
             raise ConfigError(f"resolution must be one of {', '.join(map(str, IMAGE_RESOLUTIONS))} (what the "
                               f"models build), got {_shown(self.resolution)}: pass --resolution with one of them")

@@ -121,13 +121,12 @@ def _data_overrides(path: str) -> dict:
     """--data PATH: MNIST's own files train the book's models (as --data-dir); anything else
     is a user's pictures, by absolute path (the run folder may be read from elsewhere)."""
     from gan_edge.errors import DataError
-    from gan_edge.training.data.mnist import NPZ_NAME
+    from gan_edge.training.data.mnist import holds_mnist
 
     where = Path(path).expanduser()
     if not where.exists():
         raise DataError(f"--data {path}: no such file or folder: expected a folder of pictures or a uint8 .npy/.npz")
-    if where.is_dir() and any((where / name).exists() for name in (NPZ_NAME, "t10k-images-idx3-ubyte.gz",
-                                                                    "t10k-images-idx3-ubyte")):
+    if holds_mnist(where):
         return {"data_dir": str(where.resolve())}
     return {"data_path": str(where.resolve())}
 

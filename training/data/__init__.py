@@ -30,7 +30,7 @@ class TrainingData:
     fingerprint: dict | None = None
 
 
-def resolve_image_shape(config, on_progress=None):
+def resolve_image_shape(config):
     """``config`` with its pictures' shape fixed: resolution and channels from the data
     where they are 0 (the data's own size, rounded to a resolution the models build), and
     ProGAN's growth ending at that resolution. Headers only: nothing is decoded."""
@@ -103,9 +103,12 @@ def batch_source(data: TrainingData):
     pictures as their uint8 memmap, which stays on disk."""
     import tensorflow as tf
 
-    if isinstance(data.samples, np.ndarray) and data.samples.dtype == np.uint8:
-        return data.samples
-    return tf.constant(data.samples)
+    return data.samples if _streamed(data.samples) else tf.constant(data.samples)
+
+
+def _streamed(samples) -> bool:
+    """uint8 pictures (their cache's memmap): read and converted a batch at a time."""
+    return isinstance(samples, np.ndarray) and samples.dtype == np.uint8
 
 
 def epoch_batches(samples, batch_size: int, seed: int, epoch: int):
@@ -121,7 +124,7 @@ def epoch_batches(samples, batch_size: int, seed: int, epoch: int):
 
     order = np.random.default_rng([seed, epoch]).permutation(int(samples.shape[0]))
     indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-    if isinstance(samples, np.ndarray) and samples.dtype == np.uint8:
+    if _streamed(samples):
         shape = samples.shape[1:]
 
         def read(index):

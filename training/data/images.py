@@ -27,6 +27,7 @@ import numpy as np
 from gan_edge.capacity import check_disk
 from gan_edge.errors import DataError, InputError
 from gan_edge.io import atomic_path, atomic_write_json
+from gan_edge.training.config import IMAGE_BACKGROUNDS, IMAGE_CHANNELS, IMAGE_RESOLUTIONS
 from gan_edge.training.data.image_files import (
     MAX_PIXELS,
     SKIP_HINT,
@@ -49,9 +50,10 @@ __all__ = [
     "to_model_range",
 ]
 
-SUPPORTED_RESOLUTIONS = (16, 28, 32, 64, 128)
-CHANNELS = (1, 3)
-BACKGROUNDS = {"white": 255, "black": 0}
+# What the models build (gan_edge.training.config decides it once).
+SUPPORTED_RESOLUTIONS = IMAGE_RESOLUTIONS
+CHANNELS = IMAGE_CHANNELS
+BACKGROUNDS = IMAGE_BACKGROUNDS
 # Part of every cache file's name: bump it when decoding changes, so no old cache is reused.
 _CACHE_VERSION = 1
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from gan_edge.errors import ConfigError, DataError, InputError
 
-__all__ = ["MnistData", "load_mnist", "verify_checksums", "to_model_range", "split_holdout"]
+__all__ = ["MnistData", "load_mnist", "holds_mnist", "verify_checksums", "to_model_range", "split_holdout"]
 
 ENV_VAR = "GAN_EDGE_DATA"
 SPLITS = ("train", "test", "train+test")
@@ -72,6 +72,13 @@ class MnistData:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+def holds_mnist(folder: str | Path) -> bool:
+    """Whether ``folder`` holds MNIST's own files (a split's IDX images, gzipped or not, or mnist.npz)."""
+    folder = Path(folder)
+    names = [NPZ_NAME] + [stem + suffix for stem, _ in _IDX_STEMS.values() for suffix in ("", ".gz")]
+    return folder.is_dir() and any((folder / name).is_file() for name in names)
 
 
 def load_mnist(data_dir: str | Path | None = None, *, allow_download: bool = True) -> MnistData:

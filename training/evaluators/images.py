@@ -22,12 +22,11 @@ import tensorflow as tf
 from gan_edge.latent import sample_latent
 from gan_edge.png import image_grid
 from gan_edge.training import figures
-from gan_edge.training.evaluators.mnist import GRID_EPOCHS, GRID_SIZE, classifier_cache_dir, evaluation_draws
+from gan_edge.training.evaluators.mnist import (
+    GRID_EPOCHS, GRID_SIZE, classifier_cache_dir, evaluation_draws, generate_in_chunks,
+)
 from gan_edge.training.image_grid import write_grid
 from gan_edge.training.metrics.images import evaluate_images, load_or_train_feature_net
-
-_CHUNK = 500
-
 
 def _pictures_and_net(config, data=None):
     """The run's pictures and the feature net trained on them (cached between runs)."""
@@ -81,11 +80,11 @@ class PicturesEvaluator:
         untrained = model_family(config.model).build_generator(config)
         return {
             "generator": evaluate_images(generate(latent), data.samples, net, seed=seed),
-            "untrained_vs_real": evaluate_images(_generate(untrained, latent), data.samples, net, seed=seed),
+            "untrained_vs_real": evaluate_images(generate_in_chunks(untrained, latent), data.samples, net, seed=seed),
         }
 
     def observe(self, epoch: int, generator) -> dict[str, float]:
-        images = _generate(generator, self.latent)
+        images = generate_in_chunks(generator, self.latent)
         record = self.task_.measure(images)
         if epoch in self.grid_epochs:
             grid = images[:GRID_SIZE]
@@ -97,9 +96,3 @@ class PicturesEvaluator:
     def finish(self, records: list[dict]) -> None:
         figures.plot_losses(records, self.run.figures / "losses.png")
         figures.plot_confusion(records, self.run.figures / "confusion.png")
-
-
-def _generate(generator, latent: np.ndarray) -> np.ndarray:
-    return np.concatenate(
-        [generator(latent[i : i + _CHUNK], training=False).numpy() for i in range(0, len(latent), _CHUNK)]
-    )

@@ -140,9 +140,7 @@ class MnistEvaluator:
         return {"generator": evaluate(generated, images[reference], classifier), **rows}
 
     def generate(self, generator, latent: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [generator(latent[i : i + _CHUNK], training=False).numpy() for i in range(0, len(latent), _CHUNK)]
-        )
+        return generate_in_chunks(generator, latent)
 
     def observe(self, epoch: int, generator) -> dict[str, float]:
         images = self.generate(generator, self.latent)
@@ -202,3 +200,11 @@ class CroppedMnistEvaluator(MnistEvaluator):
 
 def crop_border(images: np.ndarray, border: int) -> np.ndarray:
     return images[:, border:-border, border:-border, :] if border else images
+
+
+def generate_in_chunks(generator, latent: np.ndarray) -> np.ndarray:
+    """G's samples for ``latent``, _CHUNK at a time: thousands at once would hold every
+    layer's activations for all of them."""
+    return np.concatenate(
+        [generator(latent[i : i + _CHUNK], training=False).numpy() for i in range(0, len(latent), _CHUNK)]
+    )

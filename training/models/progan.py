@@ -3,7 +3,7 @@
 The networks grow 4x4 -> 8x8 -> 16x16 -> 32x32; each new resolution fades in with a
 weight alpha rising from 0 to 1 (``gan_edge.training.progan_schedule``). On a user's
 pictures (``config.resolution``, ``config.channels``) they grow from 4x4 to the pictures'
-side, in their channels, with wider levels (``image_channels``): the book's "large
+side, in their channels, with wider levels (``IMAGE_CHANNELS``): the book's "large
 samples", in colour. Below, "32x32" stands for the top resolution.
 
 How the growing is built: both networks are built once, at full resolution, with
@@ -71,9 +71,10 @@ def _levels(config) -> int:
     return int(math.log2(output_shape(config)[0])) - 1  # 4x4 is level 0
 
 
-def level_channels(config) -> tuple[int, ...]:
-    """Feature maps per level, 4x4 first (G and D alike)."""
-    return G_CHANNELS if not getattr(config, "data_path", "") else IMAGE_CHANNELS[: _levels(config)]
+def level_channels(config, on_mnist: tuple[int, ...]) -> tuple[int, ...]:
+    """Feature maps per level, 4x4 first: ``on_mnist`` (G's or D's) on MNIST, else
+    IMAGE_CHANNELS for G and D alike."""
+    return on_mnist if not getattr(config, "data_path", "") else IMAGE_CHANNELS[: _levels(config)]
 
 
 def _initial_growth(config, name: str) -> Growth:
@@ -84,7 +85,7 @@ def _initial_growth(config, name: str) -> Growth:
 def build_generator(config) -> keras.Model:
     layers = keras.layers
     growth = _initial_growth(config, "growth")
-    levels, channels, top = growth.levels, level_channels(config), output_shape(config)[0]
+    levels, channels, top = growth.levels, level_channels(config, G_CHANNELS), output_shape(config)[0]
     latent = layers.Input((config.latent_dim,), name="latent")
 
     def conv(h, channels, name):
@@ -115,7 +116,7 @@ def build_discriminator(config) -> keras.Model:
     layers = keras.layers
     growth = _initial_growth(config, "growth")
     levels = growth.levels
-    channels = D_CHANNELS if not getattr(config, "data_path", "") else level_channels(config)
+    channels = level_channels(config, D_CHANNELS)
     image = layers.Input(output_shape(config), name="image")
     augment = augment_layer(config)
     seen = image if augment is None else augment(image)
