@@ -91,6 +91,7 @@ class FourStepRound:
         loss_mode: str,
         seed: int,
         r1_gamma: float = 0.0,
+        generator_penalty=None,
     ) -> None:
         if loss_mode not in ("standard", "book"):
             raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of standard, book")
@@ -102,6 +103,10 @@ class FourStepRound:
         self.latent_distribution = latent_distribution
         self.book_gating = loss_mode == "book"
         self.r1_gamma = float(r1_gamma)
+        # ``generator_penalty(z, fakes)`` -> a per-sample term added to G's loss in (b) and
+        # (d), whatever the loss mode gates (distillation's imitation of a teacher:
+        # training/distill.py).
+        self.generator_penalty = generator_penalty
         # A stateful generator, saved in checkpoints, so a resumed run draws the same noise.
         self.noise = tf.random.Generator.from_seed(seed)
         # Built eagerly so that the compiled functions never create variables.
@@ -161,6 +166,8 @@ class FourStepRound:
             per_sample = _binary_cross_entropy(tf.ones_like(p_real), p_real)
             caught = p_real < 0.5  # TN: the fakes D caught
             loss = self._reduce(per_sample, caught, global_size)
+            if self.generator_penalty is not None:
+                loss += self._mean(self.generator_penalty(z, fakes), global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._mean(per_sample, global_size)
