@@ -68,6 +68,8 @@ CONFIGURATIONS: dict[str, dict] = {
     # rate twice G's (1e-3 and 5e-4), both falling to 1e-6; alone and with PacGAN2's packing.
     "R1": _R1,
     "R1 + pack 2": {**_R1, "pack": 2},
+    # Issue 25: R3GAN's recipe, the relativistic pairing loss with R1 and R2 at the same gamma.
+    "RpGAN": {**_R1, "loss_mode": "rpgan", "r2_gamma": _R1["r1_gamma"]},
 }
 
 # PacGAN Table 1 (Lin et al., 2018, arXiv:1712.04086): modes (max 8 / 25), high-quality

@@ -41,12 +41,12 @@ def real_batch(n=32):
     return tf.constant(gaussian_points(n, (5.0, 5.0), 1.0, seed=1))
 
 
-@pytest.mark.parametrize("loss_mode", ["standard", "book"])
+@pytest.mark.parametrize("loss_mode", ["standard", "book", "rpgan"])
 def test_generator_step_leaves_discriminator_bit_for_bit(loss_mode):
     round_ = make_round(loss_mode)
     d_before, g_before = weights(round_.discriminator), weights(round_.generator)
     d_iterations = int(round_.d_optimizer.iterations.numpy())
-    round_.generator_step(tf.constant(32))
+    round_.generator_step(tf.constant(32), real_logits=tf.zeros([32]))
     assert same(d_before, weights(round_.discriminator))
     assert int(round_.d_optimizer.iterations.numpy()) == d_iterations
     assert not same(g_before, weights(round_.generator)), "G should have learned"
@@ -108,11 +108,12 @@ def test_book_mode_discriminator_learns_from_its_mistakes():
     assert not same(before, weights(round_.discriminator))
 
 
-def test_run_rounds_counts_every_sample_once_and_is_reproducible():
+@pytest.mark.parametrize("loss_mode", ["standard", "rpgan"])
+def test_run_rounds_counts_every_sample_once_and_is_reproducible(loss_mode):
     points = gaussian_points(100, (5.0, 5.0), 1.0, seed=0)
     results = []
     for _ in range(2):
-        round_ = make_round(seed=3)
+        round_ = make_round(loss_mode, seed=3)
         totals = round_.run_rounds(iter(batches(points, 32, seed=3)), tf.constant(4))
         results.append({k: v.numpy() for k, v in totals.items()})
     totals = results[0]
@@ -132,8 +133,8 @@ def test_unknown_loss_mode_is_refused():
                       latent_dim=4, latent_distribution="uniform01", loss_mode="wgan", seed=0)
 
 
-def r1_round(r1_gamma, loss_mode="standard", seed=0):
-    """A toy round whose D learns by plain SGD, so a step's change is -rate * gradient."""
+def r1_round(r1_gamma, loss_mode="standard", seed=0, r2_gamma=0.0):
+    """A toy round whose networks learn by plain SGD, so a step's change is -rate * gradient."""
     config = default_config().with_overrides({"seed": seed})
     keras.utils.set_random_seed(seed)
     family = model_family("toy2d")
@@ -141,7 +142,29 @@ def r1_round(r1_gamma, loss_mode="standard", seed=0):
         family.build_generator(config), family.build_discriminator(config),
         keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1),
         latent_dim=4, latent_distribution="uniform01", loss_mode=loss_mode, seed=seed, r1_gamma=r1_gamma,
+        r2_gamma=r2_gamma,
     )
+
+
+def logits_by_hand(d, samples):
+    """D's logits from its last layer's pre-activation (not recovered from the sigmoid)."""
+    h = samples
+    for layer in d.layers[:-1]:
+        h = layer(h, training=True)
+    last = d.layers[-1]
+    return tf.squeeze(tf.matmul(h, last.kernel) + last.bias, -1)
+
+
+def sgd_step(variables, loss_fn, rate=0.1):
+    """The weights one plain SGD step on ``loss_fn()`` would give, without taking it."""
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    return [v.numpy() - rate * g.numpy() for v, g in zip(variables, tape.gradient(loss, variables))]
+
+
+def assert_weights(model, expected):
+    for got, want in zip(weights(model), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
 def test_r1_adds_the_gradient_penalty_of_the_logits_on_real_data():
@@ -204,3 +227,64 @@ def test_r1_weighs_every_real_sample_under_the_books_gating():
     plain_before = weights(plain.discriminator)
     plain.discriminator_step(real, True)
     assert same(plain_before, weights(plain.discriminator)), "without R1 and without mistakes D stays"
+
+
+# -- the relativistic pairing loss (rpgan) and R2 ------------------------------------------
+
+
+def test_rpgan_steps_a_and_c_together_take_the_whole_pair_loss_gradient():
+    # Step (a) differentiates softplus(fake - real) through the reals, (c) through the
+    # fakes; from the same weights their two changes add up to one SGD step on the pair
+    # loss itself (the sum of the two updates is the pair loss's full gradient for D).
+    real = real_batch()
+    probe = r1_round(0.0, "rpgan")
+    fakes = probe.generator(probe.sample_latent(32), training=False)
+    start = weights(probe.discriminator)
+    d = probe.discriminator
+    whole = sgd_step(d.trainable_variables,
+                     lambda: tf.reduce_mean(tf.math.softplus(logits_by_hand(d, fakes) - logits_by_hand(d, real))))
+    moves = []
+    for is_real in (True, False):
+        round_ = r1_round(0.0, "rpgan")
+        partners = round_._judged(fakes if is_real else real)
+        round_.discriminator_step(real if is_real else fakes, is_real, partner_logits=partners)
+        moves.append([a - b for a, b in zip(weights(round_.discriminator), start)])
+    for w0, w1, move_a, move_c in zip(start, whole, *moves):
+        np.testing.assert_allclose(w0 + move_a + move_c, w1, rtol=1e-4, atol=1e-6)
+    assert any(np.abs(m).max() > 1e-5 for m in moves[0]) and any(np.abs(m).max() > 1e-5 for m in moves[1])
+
+
+def test_rpgan_generator_step_raises_its_fakes_above_the_paired_reals():
+    round_ = r1_round(0.0, "rpgan")
+    real = real_batch()
+    z = round_.sample_latent(32)
+    real_logits = round_._judged(real)
+    d, g = round_.discriminator, round_.generator
+    expected = sgd_step(g.trainable_variables, lambda: tf.reduce_mean(
+        tf.math.softplus(real_logits - logits_by_hand(d, g(z, training=True)))))
+    round_.generator_step(tf.constant(32), z, real_logits=real_logits)
+    assert_weights(g, expected)
+
+
+def test_r2_penalises_the_gradient_on_fakes_in_step_c_only():
+    gamma = 3.0
+    round_ = r1_round(0.0, r2_gamma=gamma)
+    d = round_.discriminator
+    fakes = round_.generator(round_.sample_latent(32), training=False)
+
+    def loss():
+        with tf.GradientTape() as input_tape:
+            input_tape.watch(fakes)
+            logits = logits_by_hand(d, fakes)
+        penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(input_tape.gradient(logits, fakes)), axis=1))
+        assert float(penalty) > 1e-4, "the test needs a D that is not flat on the fakes"
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(logits), logits)) + penalty
+
+    expected = sgd_step(d.trainable_variables, loss)
+    round_.discriminator_step(fakes, False)
+    assert_weights(d, expected)
+    # Step (a) on the reals is R1's business: R2 leaves it as it was.
+    with_r2, without = r1_round(0.0, r2_gamma=gamma), r1_round(0.0)
+    for each in (with_r2, without):
+        each.discriminator_step(real_batch(), True)
+    assert same(weights(with_r2.discriminator), weights(without.discriminator))

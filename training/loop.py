@@ -10,7 +10,7 @@ Each round takes one batch of real samples and runs, in this order:
 "Positive" means "D says real". A frozen network is called with ``training=False``
 and its variables are never handed to an optimizer, so a step cannot change it.
 
-Two loss modes:
+Three loss modes:
   standard  binary cross-entropy on every sample (G uses the non-saturating
             form: fakes labelled real), the usual practice.
   book      per-sample gating as the book's flowcharts draw it: D learns only
@@ -18,17 +18,31 @@ Two loss modes:
             D caught (TN in (b) and (d)); TP samples change nothing. Gated-out
             samples weigh zero and the sum is divided by the batch size, so a step
             with fewer mistakes moves the weights less.
+  rpgan     the relativistic pairing loss (Jolicoeur-Martineau, 2019; R3GAN, Huang et
+            al., 2024): the i-th real sample is paired with the i-th fake, and D's loss
+            is softplus(logit(fake) - logit(real)), G's softplus(logit(real) -
+            logit(fake)). D judges each fake against a real one rather than against a
+            fixed threshold, so G cannot win by moving every fake to one spot D rates
+            highly: that is what costs modes. In the round each step keeps its one
+            side: (a) differentiates the pair loss through the reals only, the paired
+            fakes' logits held constant; (c) through the fakes only, the reals'
+            logits held constant (so (a) + (c) is the pair loss's whole gradient for
+            D, taken in two updates as the book takes it); (b) and (d) through the
+            fakes, against the batch's reals judged by the current D.
 
-A regulariser of D may join step (a): R1 (Mescheder, Geiger and Nowozin, 2018), a
-zero-centred gradient penalty on real data, gamma / 2 * E ||grad_x logit D(x)||^2. It
-vanishes where D is flat on the data, so it does not move the game's equilibrium; it
-damps the orbiting around it that plain gradient play keeps up (in the toy GAN, the
-generator otherwise settles on a tilted line: benchmarks/toy_quality.py).
+Regularisers of D join its steps: R1 (Mescheder, Geiger and Nowozin, 2018) in (a), a
+zero-centred gradient penalty on real data, gamma / 2 * E ||grad_x logit D(x)||^2, and R2
+in (c), the same penalty on the fakes. R1 vanishes where D is flat on the data, so it
+does not move the game's equilibrium; it damps the orbiting around it that plain
+gradient play keeps up (in the toy GAN, the generator otherwise settles on a tilted line:
+benchmarks/toy_quality.py). R3GAN needs both with the pairing loss: R1 alone lets D
+grow steep where the fakes are, and the game diverges.
 
 The recorded ``d_loss`` and ``g_loss`` are always the full cross-entropies (the
 quantities of the book's Figure 22-20), whichever mode trains. The confusion
 counts come from (a) for TP/FN and from (c) for FP/TN, measured before that
-step's update.
+step's update (under rpgan they say where D's logits fall against 0, which that
+loss does not train for).
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import ConfigError
+from gan_edge.training.config import LOSS_MODES
 
 __all__ = ["FourStepRound", "ROUND_METRICS", "accumulate_rounds"]
 
@@ -91,10 +106,11 @@ class FourStepRound:
         loss_mode: str,
         seed: int,
         r1_gamma: float = 0.0,
+        r2_gamma: float = 0.0,
         generator_penalty=None,
     ) -> None:
-        if loss_mode not in ("standard", "book"):
-            raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of standard, book")
+        if loss_mode not in LOSS_MODES:
+            raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of {', '.join(LOSS_MODES)}")
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -102,7 +118,9 @@ class FourStepRound:
         self.latent_dim = latent_dim
         self.latent_distribution = latent_distribution
         self.book_gating = loss_mode == "book"
+        self.paired = loss_mode == "rpgan"
         self.r1_gamma = float(r1_gamma)
+        self.r2_gamma = float(r2_gamma)
         # ``generator_penalty(z, fakes)`` -> a per-sample term added to G's loss in (b) and
         # (d), whatever the loss mode gates (distillation's imitation of a teacher:
         # training/distill.py).
@@ -123,54 +141,71 @@ class FourStepRound:
 
     # -- the four steps -------------------------------------------------------------
 
-    def discriminator_step(self, samples: tf.Tensor, is_real: bool, global_size=None):
-        """Steps (a) (real samples) and (c) (fakes): only D is updated.
+    def discriminator_step(self, samples: tf.Tensor, is_real: bool, global_size=None, partner_logits=None):
+        """Steps (a) (real samples, R1) and (c) (fakes, R2): only D is updated.
 
-        ``global_size`` (tf.distribute, ``training/distribute.py``): this replica's
-        samples are a slice of a global batch of that size; losses are sums over the
-        slice divided by it, so summing over replicas gives the global mean.
+        ``partner_logits`` (rpgan): D's logits on the samples each one is paired with,
+        held constant. ``global_size`` (tf.distribute, ``training/distribute.py``): this
+        replica's samples are a slice of a global batch of that size; losses are sums
+        over the slice divided by it, so summing over replicas gives the global mean.
         """
-        penalised = is_real and self.r1_gamma > 0.0
-        # R1 needs the gradient of D's logits with respect to the real samples: a second
-        # tape records D's forward pass on them, only when the penalty is on.
+        gamma = self.r1_gamma if is_real else self.r2_gamma
+        penalised = gamma > 0.0
+        # The penalty needs the gradient of D's logits with respect to the samples: a
+        # second tape records D's forward pass on them, only when the penalty is on.
         input_tape = tf.GradientTape(watch_accessed_variables=False)
         with tf.GradientTape() as tape:
             with _record_if(penalised, input_tape):
                 if penalised:
                     input_tape.watch(samples)
                 p_real = tf.squeeze(self.discriminator(samples, training=True), axis=-1)
+                logits = _logits(p_real)
                 # Summing the logits keeps their gradients per sample: each depends on its own
                 # sample only (the batch-wise remedies aside, as in R1's usual implementations).
-                logit_sum = tf.reduce_sum(_logits(p_real)) if penalised else None
+                logit_sum = tf.reduce_sum(logits) if penalised else None
             target = tf.ones_like(p_real) if is_real else tf.zeros_like(p_real)
             per_sample = _binary_cross_entropy(target, p_real)
             called_real = p_real >= 0.5
-            # (a) learns from FN (real called fake), (c) from FP (fake called real).
-            mistakes = tf.logical_not(called_real) if is_real else called_real
-            loss = self._reduce(per_sample, mistakes, global_size)
-            if penalised:  # R1 weighs every real sample, whatever the loss mode gates
+            if self.paired:  # D wants each real above its fake: softplus(fake - real)
+                margin = logits - partner_logits if is_real else partner_logits - logits
+                loss = self._mean(tf.math.softplus(-margin), global_size)
+            else:
+                # (a) learns from FN (real called fake), (c) from FP (fake called real).
+                mistakes = tf.logical_not(called_real) if is_real else called_real
+                loss = self._reduce(per_sample, mistakes, global_size)
+            if penalised:  # weighs every sample, whatever the loss mode gates
                 gradients = input_tape.gradient(logit_sum, samples)
                 norms = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(gradients)[0], -1]), axis=1)
-                loss += 0.5 * self.r1_gamma * self._mean(norms, global_size)
+                loss += 0.5 * gamma * self._mean(norms, global_size)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._mean(per_sample, global_size), called_real
 
-    def generator_step(self, batch_size, z=None, global_size=None):
-        """Steps (b) and (d): G learns through a frozen D (from latents ``z``, else fresh ones)."""
+    def generator_step(self, batch_size, z=None, global_size=None, real_logits=None):
+        """Steps (b) and (d): G learns through a frozen D (from latents ``z``, else fresh
+        ones); under rpgan each fake is paired with a real one, ``real_logits`` held constant."""
         z = self.sample_latent(batch_size) if z is None else z
         with tf.GradientTape() as tape:
             fakes = self.generator(z, training=True)
             p_real = tf.squeeze(self.discriminator(fakes, training=False), axis=-1)
             # Non-saturating form: G wants its fakes called real.
             per_sample = _binary_cross_entropy(tf.ones_like(p_real), p_real)
-            caught = p_real < 0.5  # TN: the fakes D caught
-            loss = self._reduce(per_sample, caught, global_size)
+            if self.paired:  # G wants each fake above its real: softplus(real - fake)
+                loss = self._mean(tf.math.softplus(real_logits - _logits(p_real)), global_size)
+            else:
+                caught = p_real < 0.5  # TN: the fakes D caught
+                loss = self._reduce(per_sample, caught, global_size)
             if self.generator_penalty is not None:
                 loss += self._mean(self.generator_penalty(z, fakes), global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._mean(per_sample, global_size)
+
+    def _judged(self, samples: tf.Tensor):
+        """D's logits on ``samples`` as constants (rpgan's partners), None for the other modes."""
+        if not self.paired:
+            return None
+        return tf.stop_gradient(_logits(tf.squeeze(self.discriminator(samples, training=False), axis=-1)))
 
     @staticmethod
     def _mean(per_sample: tf.Tensor, global_size) -> tf.Tensor:
@@ -196,11 +231,16 @@ class FourStepRound:
         """
         n = tf.shape(real)[0]
         z_b, z_c, z_d = noise or (None, None, None)
-        loss_real, real_called_real = self.discriminator_step(real, True, global_size)  # (a)
-        g_loss_b = self.generator_step(n, z_b, global_size)  # (b)
+        fake_logits = None
+        if self.paired:  # (a) pairs the reals with fakes of (c)'s latents, made by G before (b)
+            z_c = self.sample_latent(n) if z_c is None else z_c
+            fake_logits = self._judged(self.generator(z_c, training=False))
+        loss_real, real_called_real = self.discriminator_step(real, True, global_size, fake_logits)  # (a)
+        real_logits = self._judged(real)  # D after (a), as (b) and (c) see it
+        g_loss_b = self.generator_step(n, z_b, global_size, real_logits)  # (b)
         fakes = self.generator(self.sample_latent(n) if z_c is None else z_c, training=False)
-        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size)  # (c)
-        g_loss_d = self.generator_step(n, z_d, global_size)  # (d)
+        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size, real_logits)  # (c)
+        g_loss_d = self.generator_step(n, z_d, global_size, self._judged(real))  # (d): D after (c)
         count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
         return {
             "d_loss": loss_real + loss_fake,
@@ -215,9 +255,10 @@ class FourStepRound:
         """Steps (a) and (c) only: the optional warm-up of D before the game starts."""
         n = tf.shape(real)[0]
         (z_c,) = noise or (None,)
-        loss_real, real_called_real = self.discriminator_step(real, True, global_size)
+        # G does not learn here, so its fakes can be made before (a) for rpgan's pairs.
         fakes = self.generator(self.sample_latent(n) if z_c is None else z_c, training=False)
-        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size)
+        loss_real, real_called_real = self.discriminator_step(real, True, global_size, self._judged(fakes))
+        loss_fake, fake_called_real = self.discriminator_step(fakes, False, global_size, self._judged(real))
         count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.int64))  # noqa: E731
         return {
             "d_loss": loss_real + loss_fake,
