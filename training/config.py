@@ -40,7 +40,7 @@ __all__ = [
     "AUGMENTATIONS",
 ]
 
-LOSS_MODES = ("standard", "book")
+LOSS_MODES = ("standard", "book", "rpgan")  # training/loop.py says what each does
 # Mode-collapse remedies of the discriminator (training/models/remedies.py); packing is `pack`.
 REMEDIES = ("none", "minibatch_discrimination", "mbstd", "diversity")
 # The models whose discriminator takes a remedy or a pack factor.
@@ -169,8 +169,10 @@ class TrainConfig:
     # benchmarks/dcgan_speed.py. Single-device training only.
     jit_compile: bool = False
     # R1 (Mescheder et al., 2018): D's loss in step (a) adds r1_gamma / 2 times the mean
-    # squared norm of the gradient of its logit at the real samples. 0: off.
+    # squared norm of the gradient of its logit at the real samples; R2 the same in step
+    # (c) at the fakes (R3GAN pairs both with the rpgan loss). 0: off.
     r1_gamma: float = 0.0
+    r2_gamma: float = 0.0
     # Mode-collapse remedies (ring8, grid25, dcgan): one of REMEDIES, and PacGAN's pack factor
     # (D judges `pack` samples at once; it must divide batch_size).
     remedy: str = "none"
@@ -191,6 +193,14 @@ class TrainConfig:
     background: str = "white"  # what transparent pixels are composited over
     skip_bad: bool = False  # leave unreadable pictures out (counted) instead of refusing the set
     augment: str = "none"  # one of AUGMENTATIONS, in D's steps and G's (dcgan, progan)
+    # Distillation (dcgan; `gan-edge distill`, training/distill.py): the run folder (an
+    # absolute path) of a trained dcgan whose generator this one learns to imitate; "" trains
+    # without one. G's loss in steps (b) and (d) adds imitation_weight times the mean
+    # |G(z) - teacher(z)| over each picture, on the same latents; teacher_discriminator starts
+    # D from the teacher's D (built alike: the same picture shape, pack, remedy).
+    teacher: str = ""
+    imitation_weight: float = 0.0
+    teacher_discriminator: bool = False
 
     def __post_init__(self) -> None:
         from gan_edge.training.models import MODELS  # late: models import TensorFlow
@@ -210,8 +220,10 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         _check_positive("data_std", self.data_std)
-        if not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0.0):
-            raise ConfigError(f"r1_gamma must be 0 (off) or a positive finite number, got {self.r1_gamma}")
+        for name in ("r1_gamma", "r2_gamma"):
+            gamma = getattr(self, name)
+            if not (math.isfinite(gamma) and gamma >= 0.0):
+                raise ConfigError(f"{name} must be 0 (off) or a positive finite number, got {gamma}")
         _check_choice("remedy", self.remedy, REMEDIES)
         if self.pack < 1 or self.batch_size % self.pack:
             # Listed up to 1,000: a hostile batch_size must not make the message a long loop.
@@ -231,6 +243,7 @@ class TrainConfig:
             if len(self.generator_widths) != 3 or min(self.generator_widths) < 1:
                 raise ConfigError(f"generator_widths must be 3 positive integers (dense units, channels at 7x7, "
                                   f"channels at 14x14), got {list(self.generator_widths)}")
+        self._check_distillation()
         if len(self.data_mean) != 2:
             raise ConfigError(f"data_mean must have 2 values, got {len(self.data_mean)}")
         _check_representable(self)
@@ -254,6 +267,20 @@ class TrainConfig:
         if (self.resolution or self.channels) and not self.data_path:
             raise ConfigError("resolution and channels apply to a user's pictures (data_path): MNIST keeps the "
                               "book's shape; pass --data PATH with them")
+
+    def _check_distillation(self) -> None:
+        if not (math.isfinite(self.imitation_weight) and self.imitation_weight >= 0.0):
+            raise ConfigError(f"imitation_weight must be 0 or a positive finite number, got {self.imitation_weight}")
+        if not self.teacher:
+            if self.imitation_weight or self.teacher_discriminator:
+                raise ConfigError("imitation_weight and teacher_discriminator apply to a run with a teacher: "
+                                  "distill one with `gan-edge distill TEACHER_RUN`")
+            return
+        if self.model != "dcgan":
+            raise ConfigError(f"teacher applies to dcgan only (the student `gan-edge distill` trains), "
+                              f"got model {self.model!r}")
+        if not Path(self.teacher).is_absolute():
+            raise ConfigError(f"teacher must be the absolute path of a run folder, got {self.teacher!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -34,7 +34,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import RunFolderError, TrainingDiverged
-from gan_edge.training import distribute
+from gan_edge.training import distill, distribute
 from gan_edge.training.config import OptimizerConfig, TrainConfig
 from gan_edge.training.data import batch_source, epoch_batches, load_training_data, resolve_image_shape
 from gan_edge.training.evaluators import evaluator_for
@@ -80,8 +80,10 @@ def build_round(config: TrainConfig, rounds: int | None = None, warmup_rounds: i
     """
     keras.utils.set_random_seed(config.seed)  # weight initialisers
     family = model_family(config.model)
-    return round_for(config, family.build_generator(config), family.build_discriminator(config),
-                     rounds=rounds, warmup_rounds=warmup_rounds)
+    generator, discriminator = family.build_generator(config), family.build_discriminator(config)
+    if config.teacher_discriminator:  # distillation: D starts as the teacher's (training/distill.py)
+        distill.start_from_teacher(discriminator, config)
+    return round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds)
 
 
 def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None,
@@ -89,7 +91,8 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
     """The four-step round over given networks, with fresh optimizers from ``config``.
 
     For callers that bring their own networks (QAT fine-tuning, benchmarks); ``seed``
-    overrides the noise seed.
+    overrides the noise seed. A config with a teacher adds the imitation term to G's loss
+    (training/distill.py), QAT fine-tuning of a distilled run included.
     """
     family = model_family(config.model)
     # Each network is updated twice per round: D in steps (a) and (c), G in (b) and (d);
@@ -107,6 +110,8 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
         loss_mode=config.loss_mode,
         seed=config.seed if seed is None else seed,
         r1_gamma=config.r1_gamma,
+        r2_gamma=config.r2_gamma,
+        generator_penalty=distill.imitation_penalty(config),
     )
     if config.jit_compile:
         # The round alone: the loop around it pulls batches from an iterator, which XLA

@@ -11,10 +11,10 @@ import argparse
 import os
 import sys
 
-from gan_edge.cli import bench, demo, devices, evaluate, export, generate, train, web
+from gan_edge.cli import bench, demo, devices, distill, evaluate, export, generate, train, web
 from gan_edge.errors import GanEdgeError
 
-COMMANDS = (demo, train, evaluate, export, generate, bench, devices, web)
+COMMANDS = (demo, train, distill, evaluate, export, generate, bench, devices, web)
 EXIT_USER_ERROR = 2
 
 

@@ -1,0 +1,88 @@
+"""``gan-edge distill TEACHER_RUN``: train a small generator to imitate a trained one.
+
+The student is a dcgan of ``--preset`` (mcu, the microcontroller's generator, unless
+told otherwise) on the teacher's data and latents, trained as ``gan-edge train`` trains
+with one term more in G's loss (training/distill.py). Its run folder names the teacher in
+config.json, and ``gan-edge export`` takes it as it takes any run. Progress, checkpoints,
+SIGINT / SIGTERM (a clean stop, exit 130 / 143) and ``--resume`` behave as in
+``gan-edge train``; a teacher or preset that cannot be distilled is refused before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from gan_edge.cli._progress import TrainingProgress
+from gan_edge.cli._workstation import require_tensorflow
+from gan_edge.cli.train import _StopOnSignal, default_run_dir, describer, whole_number
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("distill", help="train a small generator to imitate a trained one")
+    parser.add_argument("teacher", type=Path, metavar="TEACHER_RUN",
+                        help="a `gan-edge train dcgan` run folder: the generator to imitate")
+    parser.add_argument("--preset", default="mcu",
+                        help="the student's dcgan preset: mcu (a generator for microcontrollers, the default), "
+                             "default or book")
+    parser.add_argument("--epochs", type=whole_number, help="number of epochs (default: the preset's)")
+    parser.add_argument("--seed", type=whole_number, help="random seed (default 0)")
+    parser.add_argument("--config", type=Path,
+                        help="JSON file of config overrides (e.g. imitation_weight, teacher_discriminator)")
+    parser.add_argument("--out", type=Path, help="run folder to create (default runs/dcgan-PRESET-distilled-TIMESTAMP)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the distillation in --out from its last checkpoint (only --epochs may change)")
+    parser.set_defaults(run=run)
+
+
+def resolve_config(args: argparse.Namespace):
+    from gan_edge.training import distill
+    from gan_edge.training.config import load_config_file
+
+    overrides = load_config_file(args.config) if args.config else {}
+    for key in ("epochs", "seed"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if not args.resume:
+        return distill.student_config(args.teacher, args.preset, overrides)
+    from gan_edge.training.run import RunFolder
+
+    # The run's own settings; a teacher other than the one it names is refused by the resume.
+    config = RunFolder.open(args.out).config().with_overrides({**overrides, "teacher": distill.teacher_path(args.teacher)})
+    distill.check_teacher(config)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from gan_edge.errors import ConfigError
+
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out RUN_DIR: the distillation to continue")
+    require_tensorflow()
+    config = resolve_config(args)
+    from gan_edge.training.train import train
+
+    logging.basicConfig(format="gan-edge distill: %(levelname)s: %(message)s")  # the collapse alarm
+    out = args.out or default_run_dir(f"{config.model}-{args.preset}-distilled")
+    progress = TrainingProgress(config.epochs, describer(config.model, bool(config.data_path)))
+    stop = _StopOnSignal()
+    try:
+        result = train(config, out, resume=args.resume, on_start=progress.start, on_epoch=progress.epoch,
+                       on_rounds=progress.rounds, should_stop=stop.requested, on_decode=progress.decode,
+                       on_data=lambda source: print(f"data: {source}\nteacher: {config.teacher}", flush=True))
+    finally:
+        stop.restore()
+        progress.close()
+    if result.stopped_at is not None:
+        epoch, done, steps = result.stopped_at
+        where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
+        print(f"gan-edge distill: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
+              f"resume with: gan-edge distill {shlex.quote(config.teacher)} --resume "
+              f"--out {shlex.quote(str(result.run.path))}", file=sys.stderr, flush=True)
+        return 128 + stop.signum
+    print(f"run folder: {result.run.path}")
+    return 0
