@@ -1,5 +1,6 @@
 """Training data sets, chosen by the model's ``DATA`` name (or a user's pictures, when the
-config names ``data_path``), and the pipeline over them."""
+config names ``data_path``, or Stacked-MNIST when it names "stacked-mnist"), and the pipeline
+over them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_edge.errors import ConfigError
+from gan_edge.training.data import stacked_mnist
 
 __all__ = ["TrainingData", "load_training_data", "resolve_image_shape", "batch_source", "batches", "epoch_batches"]
 
@@ -36,6 +38,8 @@ def resolve_image_shape(config):
     ProGAN's growth ending at that resolution. Headers only: nothing is decoded."""
     if not config.data_path:
         return config
+    if config.data_path == stacked_mnist.NAME:
+        return stacked_mnist.resolve(config)
     from gan_edge.training.data.images import inspect_images, nearest_resolution
 
     overrides = {}
@@ -54,6 +58,10 @@ def resolve_image_shape(config):
 
 
 def load_training_data(config, data_name: str, on_progress=None) -> TrainingData:
+    if config.data_path == stacked_mnist.NAME:  # labelled by mode, 0..999: the digits read R, G, B
+        data = stacked_mnist.load_stacked_mnist(config.data_dir or None,
+                                                count=config.data_limit or stacked_mnist.TRAINING_SAMPLES)
+        return TrainingData(data.images, stacked_mnist.modes_of(data.digits), data.source, (), data.fingerprint)
     if config.data_path:
         return _pictures(config, on_progress)
     if data_name == "gaussian":

@@ -140,10 +140,10 @@ def load_images(
     stamp = _sha256_json([_CACHE_VERSION, fingerprint, source.where, source.mtimes])[:24]
     cache = folder / f"{stamp}-{resolution}px-{channels}ch-{background}.npy"
 
-    images, bad = _read_cache(cache, fingerprint, source.count)
+    images, bad = read_cache(cache, fingerprint, source.count)
     if images is None:
         bad = _write_cache(cache, source, fingerprint, min_images, skip_bad, on_progress)
-        images, _ = _read_cache(cache, fingerprint, source.count)
+        images, _ = read_cache(cache, fingerprint, source.count)
         if images is None:
             raise DataError(f"{cache} was written but does not read back: check the disk, or set GAN_EDGE_CACHE")
     if bad and not skip_bad:  # a cache made with skip_bad: this call refuses as a fresh decode would
@@ -246,7 +246,7 @@ def _sha256_json(value) -> str:
     return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()
 
 
-def _read_cache(cache: Path, fingerprint: dict, total: int) -> tuple[np.ndarray | None, list]:
+def read_cache(cache: Path, fingerprint: dict, total: int) -> tuple[np.ndarray | None, list]:
     """The cached images and the pictures skipped when they were made; (None, []) if unusable.
 
     The .json beside the .npy is written last: without it, or with an .npy of another shape

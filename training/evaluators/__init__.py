@@ -34,6 +34,7 @@ EVALUATORS = {
     "mnist32": "gan_edge.training.evaluators.mnist:CroppedMnistEvaluator",
     "modes": "gan_edge.training.evaluators.modes:ModesEvaluator",
     "images": "gan_edge.training.evaluators.images:PicturesEvaluator",
+    "stacked_mnist": "gan_edge.training.evaluators.stacked_mnist:StackedMnistEvaluator",
 }
 
 
@@ -46,9 +47,11 @@ def evaluator_class(name: str):
 
 def evaluator_for(config):
     """The evaluator class of ``config.model``'s family (its ``EVALUATOR`` name), or
-    "images" for a run on a user's pictures."""
+    "images" for a run on a user's pictures, "stacked_mnist" for one on Stacked-MNIST."""
+    from gan_edge.training.data.stacked_mnist import NAME as STACKED_MNIST
     from gan_edge.training.models import model_family
 
-    if getattr(config, "data_path", ""):
-        return evaluator_class("images")
+    data_path = getattr(config, "data_path", "")
+    if data_path:
+        return evaluator_class("stacked_mnist" if data_path == STACKED_MNIST else "images")
     return evaluator_class(model_family(config.model).EVALUATOR)
