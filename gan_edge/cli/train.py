@@ -27,8 +27,10 @@ SHOWN = {
     "grid25": ("d_loss", "g_loss", "modes", "hq_share", "reverse_kl"),
     "progan": ("d_loss", "g_loss", "resolution", "alpha", "fcd", "classes_covered"),
 }
-# A run on a user's pictures (--data) shows the image metrics instead of MNIST's.
-SHOWN_PICTURES = ("d_loss", "g_loss", "resolution", "alpha", "fd", "fd_floor", "categories_covered", "recall")
+# A run on a user's pictures (--data) shows the image metrics instead of MNIST's; one on
+# Stacked-MNIST its mode count and reverse KL (each record holds only its evaluator's).
+SHOWN_PICTURES = ("d_loss", "g_loss", "resolution", "alpha", "fd", "fd_floor", "categories_covered", "recall",
+                  "modes", "reverse_kl")
 
 
 def add_parser(subparsers) -> None:
@@ -40,7 +42,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
     parser.add_argument("--data", metavar="PATH",
                         help="your own pictures (dcgan, progan): a folder of PNG/JPEG (searched recursively) or a "
-                             "uint8 .npy/.npz of (N, H, W[, C]); a folder of MNIST's files trains on MNIST as --data-dir")
+                             "uint8 .npy/.npz of (N, H, W[, C]); a folder of MNIST's files trains on MNIST as --data-dir; "
+                             "stacked-mnist (dcgan): three MNIST digits as R, G, B, 1,000 modes")
     parser.add_argument("--resolution", type=whole_number,
                         help="side the pictures are resized to: 16, 28, 32, 64 or 128 (default: the data's own, rounded)")
     parser.add_argument("--channels", type=whole_number, help="1 (grey) or 3 (RGB) (default: the data's)")
@@ -91,6 +94,7 @@ def describer(model: str, pictures: bool = False):
 
 def resolve_config(args: argparse.Namespace):
     from gan_edge.training.config import default_config, load_config_file
+    from gan_edge.training.data.stacked_mnist import NAME as STACKED_MNIST, PROTOCOL as STACKED_PROTOCOL
 
     if args.resume:
         from gan_edge.training.run import RunFolder
@@ -98,6 +102,8 @@ def resolve_config(args: argparse.Namespace):
         base = RunFolder.open(args.out).config()
     else:
         base = default_config(args.model, args.preset)
+        if args.data == STACKED_MNIST:  # its protocol's settings (26,000 samples measured), beneath the user's
+            base = base.with_overrides(STACKED_PROTOCOL)
     overrides = load_config_file(args.config) if args.config else {}
     flags = (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode"), ("data_dir", "data_dir"),
              ("resolution", "resolution"), ("channels", "channels"), ("background", "background"),
@@ -119,9 +125,14 @@ def resolve_config(args: argparse.Namespace):
 
 def _data_overrides(path: str) -> dict:
     """--data PATH: MNIST's own files train the book's models (as --data-dir); anything else
-    is a user's pictures, by absolute path (the run folder may be read from elsewhere)."""
+    is a user's pictures, by absolute path (the run folder may be read from elsewhere); the
+    name stacked-mnist is the data set (a folder of that name: --data ./stacked-mnist)."""
     from gan_edge.errors import DataError
     from gan_edge.training.data.mnist import holds_mnist
+    from gan_edge.training.data.stacked_mnist import NAME as STACKED_MNIST
+
+    if path == STACKED_MNIST:
+        return {"data_path": STACKED_MNIST}
 
     where = Path(path).expanduser()
     if not where.exists():
