@@ -108,10 +108,9 @@ def test_real_stacked_pictures_reach_nearly_every_mode_through_the_classifier(cl
 def stacked_run(tmp_path_factory, mnist_classifier_cache) -> Path:
     folder = tmp_path_factory.mktemp("stacked-run")
     config = folder / "tiny.json"
-    config.write_text(json.dumps(TINY))
+    config.write_text(json.dumps({**TINY, "loss_mode": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1}))
     run = folder / "run"
-    assert _status(["train", "dcgan", "--data", "stacked-mnist", "--epochs", 1, "--loss-mode", "rpgan",
-                    "--config", config, "--out", run]) == 0
+    assert _status(["train", "dcgan", "--data", "stacked-mnist", "--epochs", 1, "--config", config, "--out", run]) == 0
     return run
 
 
