@@ -28,7 +28,7 @@ import numpy as np
 from gan_edge.latent import sample_latent
 from gan_edge.training.data.stacked_mnist import MODES, load_stacked_mnist, modes_of
 from gan_edge.training.evaluators.images import PicturesEvaluator
-from gan_edge.training.evaluators.mnist import _real_digits
+from gan_edge.training.evaluators.mnist import _real_digits, generate_in_chunks
 from gan_edge.training.metrics.categories import category_histogram
 
 
@@ -68,10 +68,19 @@ class StackedMnistEvaluator(PicturesEvaluator):
 
     @classmethod
     def score(cls, generate, config, *, samples: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
-        """Rows ``generator`` (``samples`` samples from latents drawn with ``seed``) and ``real``
-        (as many real stacked pictures: what the classifier reads in the data itself)."""
+        """Rows ``generator`` (``samples`` samples from latents drawn with ``seed``), ``real`` (as
+        many real stacked pictures: what the classifier reads in the data itself) and
+        ``untrained`` (a freshly initialised generator of the same architecture: the classifier
+        reads digits into noise too, so an untrained generator already covers hundreds of modes)."""
+        import tf_keras as keras
+
+        from gan_edge.training.models import model_family
+
         task = StackedMnistTask(cls.task(config).classifier, samples)
         latent = sample_latent(config.latent_distribution, samples, config.latent_dim, np.random.default_rng(seed))
         real = load_stacked_mnist(config.data_dir or None, count=samples).images
+        keras.utils.set_random_seed(config.seed)  # as training's first weights
+        untrained = model_family(config.model).build_generator(config)
         return {"generator": task.measure(generate(latent)),
-                "real": task.measure(real.astype(np.float32) / 127.5 - 1.0)}
+                "real": task.measure(real.astype(np.float32) / 127.5 - 1.0),
+                "untrained": task.measure(generate_in_chunks(untrained, latent))}
