@@ -11,33 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_edge.cli.main import main
 from gan_edge.training.data.stacked_mnist import (
     EVAL_SAMPLES, MODES, TRAINING_SAMPLES, draw_triples, load_stacked_mnist, modes_of,
 )
 from gan_edge.training.evaluators.stacked_mnist import StackedMnistTask, mode_metrics
+from test_own_pictures import _files, _one_line_error, _status
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 # 256 pictures in batches of 64: 4 rounds, measured on 200 samples.
 TINY = {"data_limit": 256, "batch_size": 64, "eval_samples": 200, "rounds_per_call": 2}
-
-
-def _status(argv: list) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as exc:
-        return exc.code
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

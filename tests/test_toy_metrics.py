@@ -236,7 +236,7 @@ def test_the_evaluator_registry_refuses_an_unknown_name_with_the_valid_ones():
     # training.evaluators: the registry training, export and `gan-edge evaluate` ask.
     from gan_edge.training.evaluators import evaluator_class
 
-    with pytest.raises(ConfigError, match=r"^unknown evaluator 'fid': expected one of toy, mnist, mnist32, modes, images$"):
+    with pytest.raises(ConfigError, match=r"^unknown evaluator 'fid': expected one of toy, mnist, mnist32, modes, images, stacked_mnist$"):
         evaluator_class("fid")
 
 
