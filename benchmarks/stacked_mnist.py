@@ -24,7 +24,8 @@ both networks, batches of 64 (PacGAN's).
                                        [--overrides JSON] [--threads 1] [--out DIR] [--name stacked_mnist]
                                        [--samples 26000]
 
-Writes benchmarks/results/NAME.txt and NAME.json, and keeps the run folder (--out).
+Writes benchmarks/results/NAME.txt, NAME.json and NAME_samples.png (64 samples), and keeps
+the run folder (--out).
 """
 
 from __future__ import annotations
@@ -120,13 +121,19 @@ def main() -> int:
     run = train_within(config, out, args.cpu_minutes * 60, None if args.wall_minutes is None else args.wall_minutes * 60)
 
     from gan_edge.export.source import load_generator
-    from gan_edge.training.evaluators.mnist import generate_in_chunks
+    from gan_edge.training.evaluators.mnist import evaluation_draws, generate_in_chunks
+    from gan_edge.training.image_grid import write_grid
 
     trained = load_generator(out)
     cpu = time.process_time()
     rows = evaluator.score(lambda z: generate_in_chunks(trained.model, z), config, samples=args.samples,
                            seed=args.seed + 1)
     measure_minutes = (time.process_time() - cpu) / 60
+    # 64 samples from the evaluator's fixed latents, the channels shown as the colours they are.
+    latent, _ = evaluation_draws(config, TRAINING_SAMPLES)
+    args.results.mkdir(parents=True, exist_ok=True)
+    write_grid(generate_in_chunks(trained.model, latent[:64]), args.results / f"{args.name}_samples.png",
+               f"Stacked-MNIST, seed {args.seed}, {run['cpu_minutes']:.1f} CPU-minutes")
     ours, real, untrained = rows["generator"], rows["real"], rows["untrained"]
     stopped_by_wall = run["cpu_minutes"] < args.cpu_minutes * 0.99
     epochs = run["images"] / TRAINING_SAMPLES
@@ -163,7 +170,6 @@ def main() -> int:
                   f"{TARGET['cpu_minutes']} CPU-minutes: " + ("met" if not missed else "missed: " + "; ".join(missed))]
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{args.name}.txt").write_text(text)
     record = {"seed": args.seed, "machine": machine(), "threads": args.threads, "overrides": overrides,
               "config": config.to_dict(), "run_folder": str(out), **run, "epochs": epochs,
