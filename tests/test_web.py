@@ -258,6 +258,20 @@ def test_the_page_says_in_one_line_that_webgpu_was_wrong_and_shows_webassembly(s
 
 
 @needs_browser
+def test_a_result_the_server_refuses_arrives_without_its_arrays_and_says_why(server, monkeypatch):
+    from headless import run_page
+
+    from gan_edge import web_server
+
+    monkeypatch.setattr(web_server, "MAX_REPORT_BYTES", 20_000)  # under one DCGAN result of N samples
+    reports = run_page(server, {"test": 1, "models": _file("dcgan", "float32", 8), "accelerators": "wasm",
+                                "n": N, "seed": 3}, timeout_s=90)
+    (result,) = [r for r in reports if r["kind"] == "result"]
+    assert result["error"].startswith("the server refused the result report: a report is at most 20,000 bytes, got ")
+    assert "outputs" not in result and result["backend"] == "litertjs-wasm"
+
+
+@needs_browser
 def test_webgpu_ran_on_a_reported_adapter(page_results):
     adapter = page_results.done["adapter"]
     assert adapter is not None, "Chromium offered no WebGPU adapter with headless.WEBGPU_FLAGS"

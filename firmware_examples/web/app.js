@@ -13,7 +13,20 @@ const params = new URLSearchParams(location.search);
 const state = {entries: [], entry: null, gen: null, z0: null, z1: null, busy: false, again: false};
 
 async function post(report) {
-  await fetch('/api/report', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(report)});
+  const response = await fetch('/api/report', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(report)});
+  if (!response.ok) {
+    const reason = await response.json().then((r) => r.error).catch(() => `${response.status} ${response.statusText}`);
+    throw new Error(`the server refused the ${report.kind} report: ${reason}`);
+  }
+}
+
+// A result too large to send whole (its latents and outputs) still arrives: without them,
+// the server's reason in its error, so a reader is never left waiting for a row that was dropped.
+async function postResult(result) {
+  await post(result).catch(async (error) => {
+    const {latents, outputs, webgpu_outputs, ...row} = result;
+    await post({...row, error: [result.error, error.message].filter(Boolean).join('; ')});
+  });
 }
 
 function b64(floats) {
@@ -196,7 +209,7 @@ async function testSuite() {
       } finally {
         gen?.close();
       }
-      await post(result);
+      await postResult(result);
     }
   }
   await post({kind: 'done', userAgent: navigator.userAgent, adapter: await webGpuAdapter(),
