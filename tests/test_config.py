@@ -54,7 +54,7 @@ def test_round_trip_through_json():
         ({"epochs": "3"}, "config.epochs must be int, got str '3'"),
         ({"epochs": True}, "config.epochs must be int, got bool"),
         ({"batch_size": 0}, "batch_size must be positive, got 0"),
-        ({"loss_mode": "wgan"}, "unknown loss_mode 'wgan': expected one of standard, book"),
+        ({"loss_mode": "wgan"}, "unknown loss_mode 'wgan': expected one of standard, book, rpgan"),
         ({"model": "bigan"}, "unknown model 'bigan': expected one of toy2d"),
         ({"latent_distribution": "cauchy"}, "unknown latent_distribution 'cauchy'"),
         ({"d_optimizer": {"name": "rmsprop"}}, "unknown optimizer name 'rmsprop': expected one of adam, sgd"),
@@ -70,6 +70,8 @@ def test_round_trip_through_json():
         ({"r1_gamma": float("nan")}, "r1_gamma must be 0 (off) or a positive finite number, got nan"),
         ({"r1_gamma": float("inf")}, "r1_gamma must be 0 (off) or a positive finite number, got inf"),
         ({"r1_gamma": "high"}, "config.r1_gamma must be float, got str 'high'"),
+        ({"r2_gamma": -1.0}, "r2_gamma must be 0 (off) or a positive finite number, got -1.0"),
+        ({"r2_gamma": float("inf")}, "r2_gamma must be 0 (off) or a positive finite number, got inf"),
         ({"g_optimizer": {"final_learning_rate": "low"}}, "config.g_optimizer.final_learning_rate must be"),
     ],
 )

@@ -150,6 +150,17 @@ def test_cli_train_and_export(tmp_path, capsys):
     assert ", corr " in capsys.readouterr().out  # the printed line shows what report.json holds
 
 
+def test_cli_trains_with_the_pairing_loss_and_both_penalties(tmp_path, capsys):
+    run_dir, config = tmp_path / "run", tmp_path / "r3gan.json"
+    config.write_text('{"r1_gamma": 1.0, "r2_gamma": 1.0, "data_samples": 640}')
+    assert main(["train", "toy2d", "--loss-mode", "rpgan", "--config", str(config), "--epochs", "1",
+                 "--out", str(run_dir)]) == 0
+    recorded = json.loads((run_dir / "config.json").read_text())
+    assert (recorded["loss_mode"], recorded["r1_gamma"], recorded["r2_gamma"]) == ("rpgan", 1.0, 1.0)
+    (record,) = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert np.isfinite(record["d_loss"]) and record["tp"] + record["fn"] == 640
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -34,12 +34,15 @@ SHOWN_PICTURES = ("d_loss", "g_loss", "resolution", "alpha", "fd", "fd_floor", "
 
 
 def add_parser(subparsers) -> None:
+    # The choices are the config's (which imports no TensorFlow), so the two cannot drift apart.
+    from gan_edge.training.config import AUGMENTATIONS, IMAGE_BACKGROUNDS, LOSS_MODES
+
     parser = subparsers.add_parser("train", help="train a GAN into a run folder")
     parser.add_argument("model", help="model to train: toy2d, dcgan, ring8, grid25, progan")
     parser.add_argument("--preset", default="default", help="named settings of the model (toy2d: default, book; dcgan: default, book, mcu; ring8, grid25: default, paper)")
     parser.add_argument("--epochs", type=whole_number, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=whole_number, help="random seed (default 0)")
-    parser.add_argument("--loss-mode", choices=("standard", "book"), help="loss mode (default: the preset's)")
+    parser.add_argument("--loss-mode", choices=LOSS_MODES, help="loss mode (default: the preset's)")
     parser.add_argument("--data", metavar="PATH",
                         help="your own pictures (dcgan, progan): a folder of PNG/JPEG (searched recursively) or a "
                              "uint8 .npy/.npz of (N, H, W[, C]); a folder of MNIST's files trains on MNIST as --data-dir; "
@@ -47,11 +50,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resolution", type=whole_number,
                         help="side the pictures are resized to: 16, 28, 32, 64 or 128 (default: the data's own, rounded)")
     parser.add_argument("--channels", type=whole_number, help="1 (grey) or 3 (RGB) (default: the data's)")
-    parser.add_argument("--background", choices=("white", "black"),
+    parser.add_argument("--background", choices=tuple(IMAGE_BACKGROUNDS),
                         help="what transparent pixels are composited over (default white)")
     parser.add_argument("--skip-bad", action="store_true", default=None,
                         help="leave unreadable pictures out (and say how many) instead of refusing the data")
-    parser.add_argument("--augment", choices=("none", "diffaugment"),
+    parser.add_argument("--augment", choices=AUGMENTATIONS,
                         help="DiffAugment on every picture D sees (small data sets; default none)")
     parser.add_argument("--data-dir", help="folder holding MNIST (dcgan, progan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
