@@ -1,8 +1,8 @@
 """Entry point of ``gan-edge``: registers the subcommands and turns errors into one line.
 
 Each subcommand module has ``add_parser(subparsers)`` and ``run(args) -> int``.
-Workstation commands (train, export, demo) import TensorFlow only inside ``run``,
-so ``gan-edge generate`` on a board never needs it.
+Workstation commands (train, distill, export, demo) import TensorFlow only inside
+``run``, so ``gan-edge generate`` on a board never needs it.
 """
 
 from __future__ import annotations
