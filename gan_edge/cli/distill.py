@@ -12,14 +12,11 @@ anything is written.
 from __future__ import annotations
 
 import argparse
-import logging
 import shlex
-import sys
 from pathlib import Path
 
-from gan_edge.cli._progress import TrainingProgress
 from gan_edge.cli._workstation import require_tensorflow
-from gan_edge.cli.train import _StopOnSignal, default_run_dir, describer, whole_number
+from gan_edge.cli.train import default_run_dir, run_training, whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -64,25 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out RUN_DIR: the distillation to continue")
     require_tensorflow()
     config = resolve_config(args)
-    from gan_edge.training.train import train
-
-    logging.basicConfig(format="gan-edge distill: %(levelname)s: %(message)s")  # the collapse alarm
-    out = args.out or default_run_dir(f"{config.model}-{args.preset}-distilled")
-    progress = TrainingProgress(config.epochs, describer(config.model, bool(config.data_path)))
-    stop = _StopOnSignal()
-    try:
-        result = train(config, out, resume=args.resume, on_start=progress.start, on_epoch=progress.epoch,
-                       on_rounds=progress.rounds, should_stop=stop.requested, on_decode=progress.decode,
-                       on_data=lambda source: print(f"data: {source}\nteacher: {config.teacher}", flush=True))
-    finally:
-        stop.restore()
-        progress.close()
-    if result.stopped_at is not None:
-        epoch, done, steps = result.stopped_at
-        where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
-        print(f"gan-edge distill: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
-              f"resume with: gan-edge distill {shlex.quote(config.teacher)} --resume "
-              f"--out {shlex.quote(str(result.run.path))}", file=sys.stderr, flush=True)
-        return 128 + stop.signum
-    print(f"run folder: {result.run.path}")
-    return 0
+    return run_training(
+        config, args.out or default_run_dir(f"{config.model}-{args.preset}-distilled"), command="distill",
+        resume=args.resume, data_line=lambda source: f"data: {source}\nteacher: {config.teacher}",
+        resume_with=lambda run_dir: f"gan-edge distill {shlex.quote(config.teacher)} --resume --out {shlex.quote(run_dir)}")

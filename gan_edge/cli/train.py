@@ -152,26 +152,36 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue")
     require_tensorflow()
     config = resolve_config(args)
+    strategy = "" if args.strategy == "default" else f" --strategy {args.strategy}"
+    return run_training(
+        config, args.out or default_run_dir(config.model), command="train", resume=args.resume,
+        strategy=args.strategy, data_line=lambda source: f"data: {source}",
+        resume_with=lambda run_dir: f"gan-edge train {config.model} --resume --out {shlex.quote(run_dir)}{strategy}")
+
+
+def run_training(config, out, *, command: str, resume: bool, data_line, resume_with, strategy: str = "default") -> int:
+    """``train()`` under a progress bar, stopped cleanly by SIGINT / SIGTERM: the body of
+    ``gan-edge train`` and ``gan-edge distill`` (``command`` names which in its messages).
+
+    ``data_line(source)`` is printed once the data is read; ``resume_with(run_dir)`` is the
+    command that continues a stopped run. Returns the exit status."""
     from gan_edge.training.train import train
 
-    logging.basicConfig(format="gan-edge train: %(levelname)s: %(message)s")  # the collapse alarm
-    out = args.out or default_run_dir(config.model)
+    logging.basicConfig(format=f"gan-edge {command}: %(levelname)s: %(message)s")  # the collapse alarm
     progress = TrainingProgress(config.epochs, describer(config.model, bool(config.data_path)))
-    stop = _StopOnSignal()
+    stop = _StopOnSignal(command)
     try:
-        result = train(config, out, resume=args.resume, on_start=progress.start, on_epoch=progress.epoch,
-                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=args.strategy,
-                       on_decode=progress.decode, on_data=lambda source: print(f"data: {source}", flush=True))
+        result = train(config, out, resume=resume, on_start=progress.start, on_epoch=progress.epoch,
+                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=strategy,
+                       on_decode=progress.decode, on_data=lambda source: print(data_line(source), flush=True))
     finally:
         stop.restore()
         progress.close()
     if result.stopped_at is not None:
         epoch, done, steps = result.stopped_at
         where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
-        print(f"gan-edge train: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
-              f"resume with: gan-edge train {config.model} --resume --out {shlex.quote(str(result.run.path))}"
-              + ("" if args.strategy == "default" else f" --strategy {args.strategy}"),
-              file=sys.stderr, flush=True)
+        print(f"gan-edge {command}: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
+              f"resume with: {resume_with(str(result.run.path))}", file=sys.stderr, flush=True)
         return 128 + stop.signum
     print(f"run folder: {result.run.path}")
     return 0
@@ -182,7 +192,8 @@ class _StopOnSignal:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "train") -> None:
+        self.command = command  # the subcommand its message names
         self.signum: int | None = None
         self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
         for s in self.SIGNALS:
@@ -197,7 +208,7 @@ class _StopOnSignal:
 
     def _handle(self, signum, frame) -> None:
         self.signum = signum
-        print(f"\ngan-edge train: {signal.Signals(signum).name}: stopping after the current rounds to write a "
+        print(f"\ngan-edge {self.command}: {signal.Signals(signum).name}: stopping after the current rounds to write a "
               "checkpoint (send it again to stop at once, without saving)", file=sys.stderr, flush=True)
         self.restore()  # the next signal acts as it did before: KeyboardInterrupt, or death by SIGTERM
 
