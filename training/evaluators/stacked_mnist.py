@@ -14,7 +14,7 @@ mode is its triple, R, G, B (``training/data/stacked_mnist.py``). Per evaluation
   the rows R3GAN's Table 3 prints beside its own.
 
 Real stacked pictures measure close to 1,000 modes and a reverse KL of about 0.02 at 26,000
-samples (sampling noise, and the classifier's 1.5% errors per digit: tests/test_stacked_mnist.py).
+samples (sampling noise, and the classifier's 1% errors per digit: tests/test_stacked_mnist.py).
 The colour grids are the picture evaluator's, by inheritance.
 """
 
