@@ -162,6 +162,18 @@ def sgd_step(variables, loss_fn, rate=0.1):
     return [v.numpy() - rate * g.numpy() for v, g in zip(variables, tape.gradient(loss, variables))]
 
 
+def penalised_cross_entropy(d, samples, target: float, gamma: float) -> tf.Tensor:
+    """D's cross-entropy on ``samples`` labelled ``target`` plus the zero-centred penalty
+    gamma / 2 * E ||grad_x logit||^2 (R1 on reals, R2 on fakes), by their definitions."""
+    with tf.GradientTape() as input_tape:
+        input_tape.watch(samples)
+        logits = logits_by_hand(d, samples)
+    penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(input_tape.gradient(logits, samples)), axis=1))
+    assert float(penalty) > 1e-4, "the test needs a D that is not flat on the samples"
+    labels = tf.fill(tf.shape(logits), target)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)) + penalty
+
+
 def assert_weights(model, expected):
     for got, want in zip(weights(model), expected):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -175,15 +187,7 @@ def test_r1_adds_the_gradient_penalty_of_the_logits_on_real_data():
 
     # The expected step, computed another way: logits straight from the last layer's
     # pre-activation (not recovered from the sigmoid), and R1 by its definition.
-    def loss():
-        with tf.GradientTape() as input_tape:
-            input_tape.watch(real)
-            logits = logits_by_hand(d, real)
-        penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(input_tape.gradient(logits, real)), axis=1))
-        assert float(penalty) > 1e-4, "the test needs a D that is not flat on the data"
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(logits), logits)) + penalty
-
-    expected = sgd_step(d.trainable_variables, loss)
+    expected = sgd_step(d.trainable_variables, lambda: penalised_cross_entropy(d, real, 1.0, gamma))
     round_.discriminator_step(real, True)
     assert_weights(d, expected)
     # And the penalty made a difference: without it the step lands elsewhere.
@@ -266,15 +270,7 @@ def test_r2_penalises_the_gradient_on_fakes_in_step_c_only():
     d = round_.discriminator
     fakes = round_.generator(round_.sample_latent(32), training=False)
 
-    def loss():
-        with tf.GradientTape() as input_tape:
-            input_tape.watch(fakes)
-            logits = logits_by_hand(d, fakes)
-        penalty = 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(input_tape.gradient(logits, fakes)), axis=1))
-        assert float(penalty) > 1e-4, "the test needs a D that is not flat on the fakes"
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(logits), logits)) + penalty
-
-    expected = sgd_step(d.trainable_variables, loss)
+    expected = sgd_step(d.trainable_variables, lambda: penalised_cross_entropy(d, fakes, 0.0, gamma))
     round_.discriminator_step(fakes, False)
     assert_weights(d, expected)
     # Step (a) on the reals is R1's business: R2 leaves it as it was.
