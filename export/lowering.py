@@ -110,6 +110,9 @@ class StaticReshape(keras.layers.Layer):
     def call(self, inputs):
         return tf.reshape(inputs, (-1, *self.target_shape))
 
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
 
 def _nearest_2x(layer) -> bool:
     return (

@@ -127,7 +127,7 @@ def export_run(
     trained = load_generator(run_dir)
     if "qat" in formats:
         # Refused by layer name before anything is fine-tuned or written.
-        qat.check_quantizable(qat.fold_batch_norm(trained.model))
+        qat.check_quantizable(qat.trainable_form(trained.model))
     out_dir = Path(out_dir) if out_dir is not None else default_export_dir(trained.run.path)
     _check_out_dir(out_dir)
     jobs = [(name, None) for name in formats] + [
