@@ -16,7 +16,7 @@ import pytest
 from gan_edge.errors import InputError
 from gan_edge.training.metrics.mnist import classes as cls
 from gan_edge.training.metrics.mnist.fcd import fcd, feature_statistics
-from gan_edge.training.metrics.mnist.precision_recall import knn_radii, precision_recall
+from gan_edge.training.metrics.mnist.precision_recall import density_coverage, knn_radii, precision_recall
 
 # CI clones the repository with a copy of shared/ beside it: the 10,000-image test split.
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -171,6 +171,32 @@ def test_far_away_set_has_no_precision(embedded):
     real = embedded[0][:2000]
     far = embedded[0][2000:3000] + 10 * np.abs(real).max()
     assert precision_recall(real, far) == (0.0, 0.0)
+
+
+def test_density_and_coverage_by_hand():
+    real = np.array([[0.0], [1.0], [3.0], [6.0]])  # k = 1 balls: radii 1, 1, 2, 3
+    # 0.5 sits in the balls of 0 and 1, 4.5 in those of 3 and 6: two balls each, all covered.
+    assert density_coverage(real, np.array([[0.5], [4.5]]), k=1) == (2.0, 1.0)
+    # 2.5: the ball of 3 only; 10 and 11: none. Only 3 is covered.
+    assert density_coverage(real, np.array([[2.5], [10.0], [11.0]]), k=1) == (1 / 3, 0.25)
+    with pytest.raises(InputError, match="same width, got 1 and 2"):
+        density_coverage(real, np.zeros((3, 2)), k=1)
+
+
+def test_near_blank_digits_fool_precision_but_not_density_or_coverage(mnist, classifier):
+    from gan_edge.training.metrics.mnist.evaluate import evaluate
+
+    images, labels = mnist
+    reference, reference_labels = images[:4000], labels[:4000]
+    real = evaluate(images[4000:5000], reference, classifier, reference_labels=reference_labels)
+    blank = np.full((1000, 28, 28, 1), -1.0, np.float32)
+    blank += np.random.default_rng(0).uniform(0, 0.1, blank.shape).astype(np.float32)
+    scores = evaluate(blank, reference, classifier, reference_labels=reference_labels)
+    # Blank pictures sit inside the wide balls of a few faint real digits (precision_recall.py):
+    assert scores["precision"] >= real["precision"]
+    # counted per ball they sit in few, and they cover almost no real digit.
+    assert scores["density"] < 0.5 * real["density"]
+    assert scores["coverage"] < 0.01 < 0.3 < real["coverage"]
 
 
 def test_precision_recall_refuse_bad_input():

@@ -12,7 +12,15 @@ is not counted as a neighbour, but duplicates of it are).
   precision and low recall.
 
 Read precision with recall and a Fréchet distance, never alone: a few isolated real
-samples have large radii, and samples far from any real one can fall inside their balls.
+samples have large radii, and samples far from any real one can fall inside their balls
+(near-blank digits score precision 1.0). Density and coverage (Naeem et al., 2020) use the
+same real balls and are not fooled that way:
+
+- ``density``: how many real balls hold each generated sample, over k, averaged: about 1
+  for samples spread as the real ones are, far below 1 for samples that sit only in a few
+  outliers' wide balls, above 1 for samples piled where real ones are densest;
+- ``coverage``: the share of real samples whose ball holds at least one generated sample:
+  recall's question asked with the real balls, which a few generated outliers cannot widen.
 
 Distances are Euclidean, computed in row chunks (``chunk`` x m at a time, float64)
 from ||a||^2 + ||b||^2 - 2 a.b; differences below the rounding error of that
@@ -26,7 +34,7 @@ import numpy as np
 from gan_edge.errors import InputError
 from gan_edge.training.metrics.checks import finite_float64
 
-__all__ = ["knn_radii", "manifold_coverage", "precision_recall"]
+__all__ = ["knn_radii", "manifold_coverage", "precision_recall", "density_coverage"]
 
 _CHUNK = 1000
 
@@ -48,6 +56,27 @@ def precision_recall(
     precision = manifold_coverage(fake, real, knn_radii(real, k=k))
     recall = manifold_coverage(real, fake, knn_radii(fake, k=k))
     return precision, recall
+
+
+def density_coverage(
+    real_features: np.ndarray, fake_features: np.ndarray, *, k: int = 3
+) -> tuple[float, float]:
+    """(density, coverage) of generated ``fake_features`` against ``real_features``, both
+    (n, d) and (m, d) with the same d and more than ``k`` rows each."""
+    real = _check_features("real_features", real_features, k)
+    fake = _check_features("fake_features", fake_features, k)
+    if real.shape[1] != fake.shape[1]:
+        raise InputError(
+            f"real_features and fake_features must have the same width, got "
+            f"{real.shape[1]} and {fake.shape[1]}"
+        )
+    r2 = knn_radii(real, k=k) ** 2
+    balls_holding, covered = 0, np.zeros(len(real), bool)
+    for start in range(0, len(fake), _CHUNK):
+        inside = _squared_distances(fake[start : start + _CHUNK], real) <= r2[None, :]
+        balls_holding += int(np.count_nonzero(inside))
+        covered |= inside.any(axis=0)
+    return balls_holding / (k * len(fake)), float(np.count_nonzero(covered)) / len(real)
 
 
 def knn_radii(features: np.ndarray, *, k: int = 3) -> np.ndarray:

@@ -9,7 +9,8 @@ measures. Names (plain floats, the same in metrics.jsonl and the docs):
   from the same net, and read it against ``fd_floor``.
 - ``fd_floor``: the same distance between two disjoint sets of real images, at the
   same sizes: what a generator that draws real images would score.
-- ``precision``, ``recall``: k-NN manifold overlap, k=3 (``precision_recall.py``).
+- ``precision``, ``recall``: k-NN manifold overlap, k=3; ``density``, ``coverage``: the
+  same real balls, counted so that a few outliers cannot fool them (``precision_recall.py``).
 - with a category head only: ``categories`` (categories holding at least
   ``min_share``, 1%, of the real images, by the net's prediction), ``categories_covered``
   (how many of those hold at least 1% of the samples) and ``category_kl`` (KL of the
@@ -31,11 +32,11 @@ from gan_edge.errors import InputError
 from gan_edge.training.metrics import categories as cat
 from gan_edge.training.metrics.frechet import frechet_distance
 from gan_edge.training.metrics.images.features import check_images
-from gan_edge.training.metrics.precision_recall import precision_recall
+from gan_edge.training.metrics.precision_recall import density_coverage, precision_recall
 
 __all__ = ["CATEGORY_NAMES", "NAMES", "evaluate_images"]
 
-NAMES = ("fd", "fd_floor", "precision", "recall")
+NAMES = ("fd", "fd_floor", "precision", "recall", "density", "coverage")
 CATEGORY_NAMES = ("categories_covered", "categories", "category_kl")
 # 10,000 real images against 5,000 samples: about 4 s of k-NN on 2 cores, 80 MB per chunk of distances.
 MAX_REFERENCE = 10_000
@@ -87,12 +88,15 @@ def evaluate_images(
     # The k-NN balls of every real image: a denser manifold is a tighter one, and with
     # half of it a 1-pixel blur still scored the precision of real images.
     precision, recall = precision_recall(real, fake, k=k)
+    density, coverage = density_coverage(real, fake, k=k)
     second_half = real[order[half : 2 * half]]
     scores = {
         "fd": frechet_distance(fake, second_half),
         "fd_floor": frechet_distance(real[order[:size]], second_half),
         "precision": float(precision),
         "recall": float(recall),
+        "density": float(density),
+        "coverage": float(coverage),
     }
     if net.category_names:
         count = len(net.category_names)

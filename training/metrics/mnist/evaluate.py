@@ -9,7 +9,8 @@ Names (the same in metrics.jsonl, TensorBoard and the README), all plain floats:
 - ``classes_covered``: digits with at least 1% of the samples, 0..10 (``classes.py``).
 - ``class_kl``: KL(generated || real) of the digit mix, bits; 0 is the real mix.
 - ``class_entropy``: entropy of the generated digit mix, bits; real MNIST is ~3.32.
-- ``precision``, ``recall``: k-NN manifold overlap, k=3 (``precision_recall.py``).
+- ``precision``, ``recall``: k-NN manifold overlap, k=3; ``density``, ``coverage``: the
+  same real balls, counted so that a few outliers cannot fool them (``precision_recall.py``).
   Precision alone flatters garbage (noise scores about 0.6, blank images 1.0);
   recall and ``fcd`` are what expose it.
 
@@ -26,11 +27,11 @@ import numpy as np
 from gan_edge.training.metrics.mnist import classes as cls
 from gan_edge.training.metrics.mnist.classifier import check_images, check_labels
 from gan_edge.training.metrics.mnist.fcd import fcd
-from gan_edge.training.metrics.mnist.precision_recall import precision_recall
+from gan_edge.training.metrics.mnist.precision_recall import density_coverage, precision_recall
 
 __all__ = ["NAMES", "evaluate", "reference_values", "split_halves"]
 
-NAMES = ("fcd", "classes_covered", "class_kl", "class_entropy", "precision", "recall")
+NAMES = ("fcd", "classes_covered", "class_kl", "class_entropy", "precision", "recall", "density", "coverage")
 
 
 def evaluate(
@@ -57,6 +58,7 @@ def evaluate(
     if reference_labels is not None:
         real_classes = reference_labels
     precision, recall = precision_recall(real_features, fake_features, k=k)
+    density, coverage = density_coverage(real_features, fake_features, k=k)
     return {
         "fcd": fcd(fake_features, real_features),
         "classes_covered": float(cls.classes_covered(fake_classes, min_share=min_share)),
@@ -64,6 +66,8 @@ def evaluate(
         "class_entropy": cls.class_entropy(fake_classes),
         "precision": float(precision),
         "recall": float(recall),
+        "density": float(density),
+        "coverage": float(coverage),
     }
 
 
