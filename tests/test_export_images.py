@@ -13,7 +13,7 @@ import pytest
 from gan_edge.export import export_run, fidelity
 from gan_edge.export.tflite import ExportError
 
-IMAGE_METRICS = ("fcd", "classes_covered", "precision", "recall")
+IMAGE_METRICS = ("fcd", "classes_covered", "precision", "recall", "coverage")
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,7 @@ def test_a_folder_trains_in_colour_at_the_resolution_asked(picture_run, pictures
     data = json.loads((picture_run / "data.json").read_text())
     assert (data["files"], data["resolution"], data["channels"], data["skipped"]) == (96, 16, 3, 0)
     record = json.loads((picture_run / "metrics.jsonl").read_text().splitlines()[-1])
-    for name in ("fd", "fd_floor", "precision", "recall", "categories_covered"):
+    for name in ("fd", "fd_floor", "precision", "recall", "density", "coverage", "categories_covered"):
         assert np.isfinite(record[name]), name
     assert record["categories"] == 2  # the two subfolders are the labels
     grid = Image.open(picture_run / "figures" / "samples_epoch_0001.png")

@@ -47,7 +47,8 @@ class PicturesTask:
     net: Any
     samples: int  # the first ``samples`` generated images are measured
     seed: int = 0
-    METRICS: ClassVar[tuple[str, ...]] = ("fd", "fd_floor", "precision", "recall", "categories_covered")
+    # coverage: the one k-NN score blank pictures do not fool (docs/image_metrics.md)
+    METRICS: ClassVar[tuple[str, ...]] = ("fd", "fd_floor", "precision", "recall", "coverage", "categories_covered")
 
     def measure(self, samples: np.ndarray) -> dict[str, float]:
         return evaluate_images(samples[: self.samples], self.reference, self.net, seed=self.seed)

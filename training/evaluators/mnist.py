@@ -78,7 +78,8 @@ class ImageTask:
     classifier: Any
     samples: int  # the first ``samples`` generated images are measured
     border: int = 0  # pixels of padding cropped from generated images first (ProGAN's 32x32)
-    METRICS: ClassVar[tuple[str, ...]] = ("fcd", "classes_covered", "precision", "recall")
+    # coverage: the one k-NN score blank pictures do not fool (docs/image_metrics.md)
+    METRICS: ClassVar[tuple[str, ...]] = ("fcd", "classes_covered", "precision", "recall", "coverage")
 
     def measured_images(self, images: np.ndarray) -> np.ndarray:
         """The first ``samples`` images, with ``border`` pixels cropped from each side."""
