@@ -34,7 +34,7 @@ import numpy as np
 from gan_edge.errors import InputError
 from gan_edge.training.metrics.checks import finite_float64
 
-__all__ = ["knn_radii", "manifold_coverage", "precision_recall", "density_coverage"]
+__all__ = ["knn_radii", "manifold_coverage", "manifold_scores", "precision_recall", "density_coverage"]
 
 _CHUNK = 1000
 
@@ -46,23 +46,23 @@ def precision_recall(
 
     Both (n, d) and (m, d) with the same d and more than ``k`` rows each.
     """
-    real = _check_features("real_features", real_features, k)
-    fake = _check_features("fake_features", fake_features, k)
-    if real.shape[1] != fake.shape[1]:
-        raise InputError(
-            f"real_features and fake_features must have the same width, got "
-            f"{real.shape[1]} and {fake.shape[1]}"
-        )
-    precision = manifold_coverage(fake, real, knn_radii(real, k=k))
-    recall = manifold_coverage(real, fake, knn_radii(fake, k=k))
-    return precision, recall
+    scores = manifold_scores(real_features, fake_features, k=k)
+    return scores["precision"], scores["recall"]
 
 
 def density_coverage(
     real_features: np.ndarray, fake_features: np.ndarray, *, k: int = 3
 ) -> tuple[float, float]:
-    """(density, coverage) of generated ``fake_features`` against ``real_features``, both
-    (n, d) and (m, d) with the same d and more than ``k`` rows each."""
+    """(density, coverage) of generated ``fake_features`` against ``real_features``, as
+    ``precision_recall`` takes them."""
+    scores = manifold_scores(real_features, fake_features, k=k)
+    return scores["density"], scores["coverage"]
+
+
+def manifold_scores(real_features: np.ndarray, fake_features: np.ndarray, *, k: int = 3) -> dict[str, float]:
+    """``precision``, ``recall``, ``density`` and ``coverage`` at once: the real balls' radii
+    and the generated-to-real distances, the costly part, are computed once for the three
+    that read them."""
     real = _check_features("real_features", real_features, k)
     fake = _check_features("fake_features", fake_features, k)
     if real.shape[1] != fake.shape[1]:
@@ -71,12 +71,18 @@ def density_coverage(
             f"{real.shape[1]} and {fake.shape[1]}"
         )
     r2 = knn_radii(real, k=k) ** 2
-    balls_holding, covered = 0, np.zeros(len(real), bool)
+    in_some_ball, balls_holding, covered = 0, 0, np.zeros(len(real), bool)
     for start in range(0, len(fake), _CHUNK):
         inside = _squared_distances(fake[start : start + _CHUNK], real) <= r2[None, :]
+        in_some_ball += int(np.count_nonzero(inside.any(axis=1)))
         balls_holding += int(np.count_nonzero(inside))
         covered |= inside.any(axis=0)
-    return balls_holding / (k * len(fake)), float(np.count_nonzero(covered)) / len(real)
+    return {
+        "precision": in_some_ball / len(fake),
+        "recall": manifold_coverage(real, fake, knn_radii(fake, k=k)),
+        "density": balls_holding / (k * len(fake)),
+        "coverage": float(np.count_nonzero(covered)) / len(real),
+    }
 
 
 def knn_radii(features: np.ndarray, *, k: int = 3) -> np.ndarray:

@@ -32,7 +32,7 @@ from gan_edge.errors import InputError
 from gan_edge.training.metrics import categories as cat
 from gan_edge.training.metrics.frechet import frechet_distance
 from gan_edge.training.metrics.images.features import check_images
-from gan_edge.training.metrics.precision_recall import density_coverage, precision_recall
+from gan_edge.training.metrics.precision_recall import manifold_scores
 
 __all__ = ["CATEGORY_NAMES", "NAMES", "evaluate_images"]
 
@@ -87,16 +87,12 @@ def evaluate_images(
     real, real_classes = net.embed(reference, reference_rows)
     # The k-NN balls of every real image: a denser manifold is a tighter one, and with
     # half of it a 1-pixel blur still scored the precision of real images.
-    precision, recall = precision_recall(real, fake, k=k)
-    density, coverage = density_coverage(real, fake, k=k)
+    manifold = manifold_scores(real, fake, k=k)
     second_half = real[order[half : 2 * half]]
     scores = {
         "fd": frechet_distance(fake, second_half),
         "fd_floor": frechet_distance(real[order[:size]], second_half),
-        "precision": float(precision),
-        "recall": float(recall),
-        "density": float(density),
-        "coverage": float(coverage),
+        **manifold,
     }
     if net.category_names:
         count = len(net.category_names)

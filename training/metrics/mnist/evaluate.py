@@ -27,7 +27,7 @@ import numpy as np
 from gan_edge.training.metrics.mnist import classes as cls
 from gan_edge.training.metrics.mnist.classifier import check_images, check_labels
 from gan_edge.training.metrics.mnist.fcd import fcd
-from gan_edge.training.metrics.mnist.precision_recall import density_coverage, precision_recall
+from gan_edge.training.metrics.mnist.precision_recall import manifold_scores
 
 __all__ = ["NAMES", "evaluate", "reference_values", "split_halves"]
 
@@ -57,17 +57,13 @@ def evaluate(
     real_features, real_classes = classifier.embed(reference)
     if reference_labels is not None:
         real_classes = reference_labels
-    precision, recall = precision_recall(real_features, fake_features, k=k)
-    density, coverage = density_coverage(real_features, fake_features, k=k)
+    manifold = manifold_scores(real_features, fake_features, k=k)
     return {
         "fcd": fcd(fake_features, real_features),
         "classes_covered": float(cls.classes_covered(fake_classes, min_share=min_share)),
         "class_kl": cls.class_kl(fake_classes, real_classes),
         "class_entropy": cls.class_entropy(fake_classes),
-        "precision": float(precision),
-        "recall": float(recall),
-        "density": float(density),
-        "coverage": float(coverage),
+        **manifold,
     }
 
 

@@ -15,7 +15,7 @@ Larger k makes this worse (noise: 0.19 at k=1, 0.93 at k=10).
 from __future__ import annotations
 
 from gan_edge.training.metrics.precision_recall import (
-    density_coverage, knn_radii, manifold_coverage, precision_recall,
+    density_coverage, knn_radii, manifold_coverage, manifold_scores, precision_recall,
 )
 
-__all__ = ["knn_radii", "manifold_coverage", "precision_recall", "density_coverage"]
+__all__ = ["knn_radii", "manifold_coverage", "manifold_scores", "precision_recall", "density_coverage"]
