@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import RunFolderError
+from gan_edge.training.averaging import published_key
 from gan_edge.training.config import TrainConfig
 from gan_edge.training.models import model_family, output_shape
 from gan_edge.training.run import RunFolder
@@ -46,7 +47,8 @@ def load_generator(run_dir) -> TrainedGenerator:
     # Only the generator is needed; the rest of the checkpoint (D, optimizers,
     # noise state) is ignored.
     try:
-        status = tf.train.Checkpoint(generator=generator).read(checkpoint)
+        # The generator the run publishes: its weight average where it keeps one.
+        status = tf.train.Checkpoint(**{published_key(config): generator}).read(checkpoint)
     # A truncated data file surfaces as IndexError from TensorFlow's reader, other damage as an OpError.
     except (IndexError, tf.errors.OpError) as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -45,6 +45,7 @@ MIRRORED = textwrap.dedent("""
     out, overrides = sys.argv[1], json.loads(sys.argv[2])
     book = default_config("toy2d").with_overrides({**overrides, "epochs": 3})
     standard = book.with_overrides({"loss_mode": "standard", "epochs": 1})
+    average = {"generator_average": 0.05, "eval_every": 1}
     result = {
         "replicas": distribute.plan_for("mirrored", book).strategy.num_replicas_in_sync,
         "default": train(book.with_overrides({"epochs": 4}), out + "/default").records,
@@ -53,6 +54,9 @@ MIRRORED = textwrap.dedent("""
         "resumed": train(book.with_overrides({"epochs": 4}), out + "/mirrored", resume=True).records,
         "standard_default": train(standard, out + "/sd").records,
         "standard_mirrored": train(standard, out + "/sm", strategy="mirrored").records,
+        # The generator's weight average moves in the cross-replica context, once a round.
+        "average_default": train(standard.with_overrides(average), out + "/ad").records,
+        "average_mirrored": train(standard.with_overrides(average), out + "/am", strategy="mirrored").records,
     }
     print("RESULT " + json.dumps(result))
 """)
@@ -83,6 +87,15 @@ def test_mirrored_on_two_devices_matches_one_device(mirrored):
     # Counts are summed over replicas: every sample of the epoch is counted once.
     assert all(r["tp"] + r["fn"] == CONFIG["data_samples"] for r in mirrored["mirrored"])
     _assert_same_losses(mirrored["standard_mirrored"], mirrored["standard_default"])
+
+
+def test_mirrored_run_averages_the_generator_as_one_device(mirrored):
+    _assert_same_losses(mirrored["average_mirrored"], mirrored["average_default"])
+    (ours,), (reference,) = mirrored["average_mirrored"], mirrored["average_default"]
+    # The published (averaged) generator and the live one, each measured as on one device.
+    for name in ("mean_err", "std_err", "live_mean_err", "live_std_err"):
+        assert ours[name] == pytest.approx(reference[name], rel=1e-3, abs=1e-5), name
+    assert ours["mean_err"] != ours["live_mean_err"]
 
 
 def test_mirrored_run_resumes_on_one_device(mirrored):

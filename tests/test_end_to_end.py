@@ -161,11 +161,23 @@ def test_cli_trains_with_the_pairing_loss_and_both_penalties(tmp_path, capsys):
     assert np.isfinite(record["d_loss"]) and record["tp"] + record["fn"] == 640
 
 
+def test_cli_trains_and_exports_the_generator_average(tmp_path):
+    run_dir, config = tmp_path / "run", tmp_path / "small.json"
+    config.write_text('{"data_samples": 640}')
+    assert main(["train", "toy2d", "--generator-average", "0.05", "--config", str(config), "--epochs", "1",
+                 "--out", str(run_dir)]) == 0
+    assert json.loads((run_dir / "config.json").read_text())["generator_average"] == 0.05
+    (record,) = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert "mean_err" in record and "live_mean_err" in record
+    assert main(["export", str(run_dir), "--formats", "float32", "--out", str(tmp_path / "art")]) == 0
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["train", "toy2d", "--epochs", "-3"], "epochs must be 0 or more, got -3"),
         (["train", "bigan"], "unknown model 'bigan'"),
+        (["train", "toy2d", "--generator-average", "1.5"], "generator_average must be 0 (off) or a fraction in (0, 1)"),
         (["generate", "nowhere.tflite", "-n", "3", "--out", "x.npy"], "no model file at nowhere.tflite"),
         (["export", "no-such-run"], "no run folder at no-such-run"),
     ],

@@ -173,6 +173,10 @@ class TrainConfig:
     # (c) at the fakes (R3GAN pairs both with the rpgan loss). 0: off.
     r1_gamma: float = 0.0
     r2_gamma: float = 0.0
+    # The generator a run publishes (measures, samples, exports) is an exponential average
+    # of its weights whose half-life is this fraction of the images seen so far
+    # (training/averaging.py); 0: the live generator, as the book trains it.
+    generator_average: float = 0.0
     # Mode-collapse remedies (ring8, grid25, dcgan): one of REMEDIES, and PacGAN's pack factor
     # (D judges `pack` samples at once; it must divide batch_size).
     remedy: str = "none"
@@ -224,6 +228,9 @@ class TrainConfig:
             gamma = getattr(self, name)
             if not (math.isfinite(gamma) and gamma >= 0.0):
                 raise ConfigError(f"{name} must be 0 (off) or a positive finite number, got {gamma}")
+        if not (math.isfinite(self.generator_average) and 0.0 <= self.generator_average < 1.0):
+            raise ConfigError(f"generator_average must be 0 (off) or a fraction in (0, 1) of the images seen "
+                              f"(0.05 is StyleGAN2-ADA's), got {self.generator_average}")
         _check_choice("remedy", self.remedy, REMEDIES)
         if self.pack < 1 or self.batch_size % self.pack:
             # Listed up to 1,000: a hostile batch_size must not make the message a long loop.

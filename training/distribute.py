@@ -131,6 +131,9 @@ class NoEvaluator:
     def observe(self, epoch, generator) -> dict:
         return {}
 
+    def measure(self, generator) -> dict:
+        return {}
+
     def finish(self, records) -> None:
         pass
 
@@ -157,16 +160,17 @@ class DistributedRound:
         self.generator, self.discriminator = round_.generator, round_.discriminator
         self.g_optimizer, self.d_optimizer = round_.g_optimizer, round_.d_optimizer
         self.noise = round_.noise
+        self.average, self.published = round_.average, round_.published
 
     @tf.function
     def run_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:
-        return self._accumulate(self.round.round, 3, iterator, steps)
+        return self._accumulate(self.round.round, 3, iterator, steps, self.average)
 
     @tf.function
     def run_pretrain_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:
         return self._accumulate(self.round.pretrain_round, 1, iterator, steps)
 
-    def _accumulate(self, round_fn, draws: int, iterator, steps) -> dict[str, tf.Tensor]:
+    def _accumulate(self, round_fn, draws: int, iterator, steps, average=None) -> dict[str, tf.Tensor]:
         strategy = self.strategy
 
         def one_round() -> dict[str, tf.Tensor]:
@@ -175,6 +179,8 @@ class DistributedRound:
             # Cross-replica context: the same draws, in the same order, as one device's round.
             noise = tuple(self.round.sample_latent(n) for _ in range(draws))
             metrics = strategy.run(lambda *args: self._replica_round(round_fn, *args), args=(real, n, noise))
+            if average is not None:  # cross-replica: every replica's copy moves alike
+                average.update(n)
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in metrics.items()}
 
         return accumulate_rounds(one_round, steps)

@@ -108,6 +108,7 @@ class FourStepRound:
         r1_gamma: float = 0.0,
         r2_gamma: float = 0.0,
         generator_penalty=None,
+        average=None,
     ) -> None:
         if loss_mode not in LOSS_MODES:
             raise ConfigError(f"unknown loss_mode {loss_mode!r}: expected one of {', '.join(LOSS_MODES)}")
@@ -125,6 +126,8 @@ class FourStepRound:
         # (d), whatever the loss mode gates (distillation's imitation of a teacher:
         # training/distill.py).
         self.generator_penalty = generator_penalty
+        # A ``GeneratorAverage`` (training/averaging.py) updated after each round, or None.
+        self.average = average
         # A stateful generator, saved in checkpoints, so a resumed run draws the same noise.
         self.noise = tf.random.Generator.from_seed(seed)
         # Built eagerly so that the compiled functions never create variables.
@@ -269,12 +272,23 @@ class FourStepRound:
             "tn": count(tf.logical_not(fake_called_real)),
         }
 
+    @property
+    def published(self) -> keras.Model:
+        """The generator the run measures, samples and exports: the average when there is one."""
+        return self.generator if self.average is None else self.average.model
+
     # -- many rounds in one graph ---------------------------------------------------
 
     @tf.function
     def run_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:
         """Train ``steps`` rounds, pulling batches from ``iterator``, in one graph."""
-        return self._accumulate(self.round, iterator, steps)
+        return self._accumulate(self._round_then_average, iterator, steps)
+
+    def _round_then_average(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        metrics = self.round(real)
+        if self.average is not None:
+            self.average.update(tf.shape(real)[0])
+        return metrics
 
     @tf.function
     def run_pretrain_rounds(self, iterator, steps) -> dict[str, tf.Tensor]:

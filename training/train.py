@@ -34,7 +34,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from gan_edge.errors import RunFolderError, TrainingDiverged
-from gan_edge.training import distill, distribute
+from gan_edge.training import averaging, distill, distribute
+from gan_edge.training.averaging import GeneratorAverage
 from gan_edge.training.config import OptimizerConfig, TrainConfig
 from gan_edge.training.data import batch_source, epoch_batches, load_training_data, resolve_image_shape
 from gan_edge.training.evaluators import evaluator_for
@@ -83,7 +84,10 @@ def build_round(config: TrainConfig, rounds: int | None = None, warmup_rounds: i
     generator, discriminator = family.build_generator(config), family.build_discriminator(config)
     if config.teacher_discriminator:  # distillation: D starts as the teacher's (training/distill.py)
         distill.start_from_teacher(discriminator, config)
-    return round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds)
+    round_ = round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds)
+    if config.generator_average > 0:  # built last: the networks' first weights are as without it
+        round_.average = GeneratorAverage(generator, family.build_generator(config), config.generator_average)
+    return round_
 
 
 def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None,
@@ -121,7 +125,12 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
 
 
 def build_checkpoint(round_: FourStepRound, epoch: tf.Variable) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: weights, both optimizers, the noise state, the epoch."""
+    """Everything a resumed run needs: weights, both optimizers, the noise state, the epoch,
+    and the generator's average where the run keeps one (training/averaging.py)."""
+    average = {} if round_.average is None else {
+        averaging.CHECKPOINT_KEY: round_.average.model,
+        "average_images_seen": round_.average.images_seen,
+    }
     return tf.train.Checkpoint(
         generator=round_.generator,
         discriminator=round_.discriminator,
@@ -129,6 +138,7 @@ def build_checkpoint(round_: FourStepRound, epoch: tf.Variable) -> tf.train.Chec
         d_optimizer=round_.d_optimizer,
         noise=round_.noise,
         epoch=epoch,
+        **average,
     )
 
 
@@ -218,14 +228,14 @@ def _train(config: TrainConfig, run: RunFolder, plan, *, resume: bool, on_epoch,
 
     evaluator = evaluator_for(config)(config, run, data) if chief else distribute.NoEvaluator()
     if growth is not None and hasattr(evaluator, "resolution_done"):
-        growth.on_resolution_done = lambda resolution: evaluator.resolution_done(resolution, round_.generator)
+        growth.on_resolution_done = lambda resolution: evaluator.resolution_done(resolution, round_.published)
     writer = tf.summary.create_file_writer(str(run.tensorboard)) if chief else distribute.NoWriter()
     first = int(epoch.numpy()) + 1
     if first == 1 and resume_at is None:
         if config.pretrain_discriminator:
             round_.run_pretrain_rounds(iter(batches(0)), tf.constant(steps_per_epoch))
         with writer.as_default(step=0):
-            evaluator.observe(0, round_.generator)  # the untrained generator: snapshots, grids
+            evaluator.observe(0, round_.published)  # the untrained generator: snapshots, grids
         if stop() and config.epochs > 0:
             position.assign(json.dumps({"epoch": 1, "round": 0, "sums": {}}))
             saved = save(_MID_EPOCH, "after the warm-up")
@@ -251,7 +261,11 @@ def _train(config: TrainConfig, run: RunFolder, plan, *, resume: bool, on_epoch,
         _check_finite(record)
         with writer.as_default(step=epoch_number):
             if epoch_number % config.eval_every == 0 or epoch_number == config.epochs:
-                record.update(evaluator.observe(epoch_number, round_.generator))
+                record.update(evaluator.observe(epoch_number, round_.published))
+                if round_.average is not None:
+                    # The live generator beside the average it publishes: what averaging buys.
+                    live = evaluator.measure(round_.generator)
+                    record.update({f"live_{name}": value for name, value in live.items()})
             for name, value in record.items():
                 if name != "epoch":
                     tf.summary.scalar(name, value)

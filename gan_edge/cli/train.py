@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
                         help="leave unreadable pictures out (and say how many) instead of refusing the data")
     parser.add_argument("--augment", choices=AUGMENTATIONS,
                         help="DiffAugment on every picture D sees (small data sets; default none)")
+    parser.add_argument("--generator-average", type=float, metavar="FRACTION",
+                        help="measure, sample and export an exponential average of G's weights whose half-life is "
+                             "this fraction of the images seen (0.05 as StyleGAN2-ADA; default: the preset's, 0 = off)")
     parser.add_argument("--data-dir", help="folder holding MNIST (dcgan, progan; default $GAN_EDGE_DATA, the Keras cache)")
     parser.add_argument("--config", type=Path, help="JSON file of config overrides")
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/MODEL-TIMESTAMP)")
@@ -110,7 +113,7 @@ def resolve_config(args: argparse.Namespace):
     overrides = load_config_file(args.config) if args.config else {}
     flags = (("epochs", "epochs"), ("seed", "seed"), ("loss_mode", "loss_mode"), ("data_dir", "data_dir"),
              ("resolution", "resolution"), ("channels", "channels"), ("background", "background"),
-             ("skip_bad", "skip_bad"), ("augment", "augment"))
+             ("skip_bad", "skip_bad"), ("augment", "augment"), ("generator_average", "generator_average"))
     for flag, key in flags:
         value = getattr(args, flag)
         if value is not None:

@@ -7,8 +7,9 @@ evaluator class serves each of them through the same small interface:
 
 - training: ``Evaluator(config, run, data)`` once per run, then
   ``observe(epoch, generator) -> dict[str, float]`` at epoch 0 (the untrained
-  generator) and at each evaluation epoch, and ``finish(records)`` to draw the run's
-  figures at the end;
+  generator) and at each evaluation epoch, ``measure(generator) -> dict[str, float]``
+  for the same scores without figures (the live generator beside the weight average a
+  run publishes), and ``finish(records)`` to draw the run's figures at the end;
 - ``Evaluator.task(config)``: what samples are measured against (the run's own
   reference, the same one ``observe`` measures with), an object whose
   ``measure(samples) -> dict[str, float]`` gives the metrics named in its ``METRICS``

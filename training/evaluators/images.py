@@ -84,6 +84,10 @@ class PicturesEvaluator:
             "untrained_vs_real": evaluate_images(generate_in_chunks(untrained, latent), data.samples, net, seed=seed),
         }
 
+    def measure(self, generator) -> dict[str, float]:
+        """The scores ``observe`` records, without its figures."""
+        return self.task_.measure(generate_in_chunks(generator, self.latent))
+
     def observe(self, epoch: int, generator) -> dict[str, float]:
         images = generate_in_chunks(generator, self.latent)
         record = self.task_.measure(images)

@@ -48,6 +48,10 @@ class ModesEvaluator:
         )
         self.last: tuple[int, np.ndarray] | None = None
 
+    def measure(self, generator) -> dict[str, float]:
+        """The scores ``observe`` records, without saving samples."""
+        return self.reference.measure(generator(self.latent, training=False).numpy())
+
     def observe(self, epoch: int, generator) -> dict[str, float]:
         samples = generator(self.latent, training=False).numpy()
         self.last = (epoch, samples)

@@ -49,6 +49,10 @@ class ToyEvaluator:
         )
         self.snapshot_epochs = set(figures.progress_epochs(config.epochs))
 
+    def measure(self, generator) -> dict[str, float]:
+        """The scores ``observe`` records, without saving samples."""
+        return self.reference.measure(generator(self.latent, training=False).numpy())
+
     def observe(self, epoch: int, generator) -> dict[str, float]:
         samples = generator(self.latent, training=False).numpy()
         if epoch in self.snapshot_epochs:
