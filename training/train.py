@@ -84,19 +84,20 @@ def build_round(config: TrainConfig, rounds: int | None = None, warmup_rounds: i
     generator, discriminator = family.build_generator(config), family.build_discriminator(config)
     if config.teacher_discriminator:  # distillation: D starts as the teacher's (training/distill.py)
         distill.start_from_teacher(discriminator, config)
-    round_ = round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds)
-    if config.generator_average > 0:  # built last: the networks' first weights are as without it
-        round_.average = GeneratorAverage(generator, family.build_generator(config), config.generator_average)
-    return round_
+    average = None
+    if config.generator_average > 0:  # built after G and D: their first weights are as without it
+        average = GeneratorAverage(generator, family.build_generator(config), config.generator_average)
+    return round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds, average=average)
 
 
 def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None = None,
-              rounds: int | None = None, warmup_rounds: int = 0) -> FourStepRound:
+              rounds: int | None = None, warmup_rounds: int = 0, average=None) -> FourStepRound:
     """The four-step round over given networks, with fresh optimizers from ``config``.
 
     For callers that bring their own networks (QAT fine-tuning, benchmarks); ``seed``
     overrides the noise seed. A config with a teacher adds the imitation term to G's loss
-    (training/distill.py), QAT fine-tuning of a distilled run included.
+    (training/distill.py), QAT fine-tuning of a distilled run included. ``average``: the
+    generator's weight average the round keeps (training/averaging.py), or None.
     """
     family = model_family(config.model)
     # Each network is updated twice per round: D in steps (a) and (c), G in (b) and (d);
@@ -116,6 +117,7 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
         r1_gamma=config.r1_gamma,
         r2_gamma=config.r2_gamma,
         generator_penalty=distill.imitation_penalty(config),
+        average=average,
     )
     if config.jit_compile:
         # The round alone: the loop around it pulls batches from an iterator, which XLA
