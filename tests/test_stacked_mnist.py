@@ -110,11 +110,12 @@ def test_gan_edge_train_on_stacked_mnist_records_modes_and_reverse_kl(stacked_ru
 def test_the_protocol_measures_26000_samples_unless_told_otherwise():
     import argparse
 
-    from gan_edge.cli.train import resolve_config
+    from gan_edge.cli.train import add_parser, resolve_config
 
-    args = argparse.Namespace(resume=False, model="dcgan", preset="default", config=None, data="stacked-mnist",
-                              epochs=None, seed=None, loss_mode=None, data_dir=None, resolution=None,
-                              channels=None, background=None, skip_bad=None, augment=None)
+    # The command line's own parser: every flag it has, at its default.
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["train", "dcgan", "--data", "stacked-mnist"])
     assert resolve_config(args).eval_samples == EVAL_SAMPLES
 
 
