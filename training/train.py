@@ -35,7 +35,6 @@ import tf_keras as keras
 
 from gan_edge.errors import RunFolderError, TrainingDiverged
 from gan_edge.training import averaging, distill, distribute
-from gan_edge.training.averaging import GeneratorAverage
 from gan_edge.training.config import OptimizerConfig, TrainConfig
 from gan_edge.training.data import batch_source, epoch_batches, load_training_data, resolve_image_shape
 from gan_edge.training.evaluators import evaluator_for
@@ -86,7 +85,7 @@ def build_round(config: TrainConfig, rounds: int | None = None, warmup_rounds: i
         distill.start_from_teacher(discriminator, config)
     average = None
     if config.generator_average > 0:  # built after G and D: their first weights are as without it
-        average = GeneratorAverage(generator, family.build_generator(config), config.generator_average)
+        average = averaging.GeneratorAverage(generator, family.build_generator(config), config.generator_average)
     return round_for(config, generator, discriminator, rounds=rounds, warmup_rounds=warmup_rounds, average=average)
 
 
