@@ -172,6 +172,33 @@ def test_cli_trains_and_exports_the_generator_average(tmp_path):
     assert main(["export", str(run_dir), "--formats", "float32", "--out", str(tmp_path / "art")]) == 0
 
 
+def test_cli_cpu_budget_stops_cleanly_and_the_run_counts_its_cpu_time(tmp_path, capsys):
+    run_dir, config = tmp_path / "run", tmp_path / "small.json"
+    config.write_text('{"data_samples": 6400}')
+    # A budget spent at the first look: the run stops with a checkpoint, and exits 0.
+    assert main(["train", "toy2d", "--config", str(config), "--epochs", "2", "--cpu-minutes", "0.0001",
+                 "--out", str(run_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "stopped by its budget of 0.0001 CPU-minutes" in err
+    assert f"resume with: gan-edge train toy2d --resume --out {run_dir} --cpu-minutes MINUTES" in err
+    assert not (run_dir / "metrics.jsonl").exists()  # no epoch was finished
+    spent = float((run_dir / "cpu_seconds.txt").read_text())
+    assert spent > 0
+    # Resumed without a budget it finishes, and the count adds this command's time.
+    assert main(["train", "toy2d", "--resume", "--out", str(run_dir)]) == 0
+    assert [r["epoch"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [1, 2]
+    assert float((run_dir / "cpu_seconds.txt").read_text()) > spent
+
+
+def test_a_damaged_cpu_count_is_refused_naming_the_file(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "toy2d", "--epochs", "1", "--out", str(run_dir)]) == 0
+    (run_dir / "cpu_seconds.txt").write_text("lots")
+    assert main(["train", "toy2d", "--resume", "--epochs", "2", "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'cpu_seconds.txt'} is not a count of CPU seconds" in err and "'lots'" in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -61,6 +61,9 @@ DIGITS_5000 = "9" * 5000
     (["--epochs", "1000001"], "epochs must be at most 1,000,000, got 1000001"),
     (["--seed", DIGITS_5000], "argument --seed: expected a 64-bit integer, got 5,000 characters"),
     (["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
+    (["--cpu-minutes", "0"], "argument --cpu-minutes: expected a number of minutes above 0, got '0'"),
+    (["--cpu-minutes", "nan"], "argument --cpu-minutes: expected a number of minutes above 0, got 'nan'"),
+    (["--cpu-minutes", "soon"], "argument --cpu-minutes: expected a number of minutes, got 'soon'"),
 ])
 def test_train_flags_out_of_range_are_refused_before_the_run_folder(flags, message, tmp_path, capsys):
     assert _status(["train", "toy2d", *flags, "--out", str(tmp_path / "run")]) == 2

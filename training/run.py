@@ -4,6 +4,7 @@
       config.json      the resolved config (what ``export`` rebuilds the models from)
       data.json        a user's pictures: their fingerprint (files, names and sizes, shape)
       metrics.jsonl    one JSON object per epoch, the names of ``gan_edge.training.loop`` + metrics
+      cpu_seconds.txt  the CPU time (all threads) its training commands spent, summed over resumes
       tensorboard/     the same scalars for TensorBoard
       checkpoints/     tf.train.CheckpointManager checkpoints
       samples/         generated points kept at the snapshot epochs (.npy)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ __all__ = ["RunFolder"]
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 DATA_FILE = "data.json"
+CPU_FILE = "cpu_seconds.txt"
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,27 @@ class RunFolder:
                                      f"\"epoch\" number of 1 or more, got {line[:60]!r}: {fix}")
             records.append(record)
         return records
+
+    def add_cpu_seconds(self, seconds: float) -> float:
+        """Add one training command's CPU time to the run's total, and return the total."""
+        total = self.cpu_seconds() + seconds
+        atomic_write_bytes(self.path / CPU_FILE, f"{total:.1f}\n".encode())
+        return total
+
+    def cpu_seconds(self) -> float:
+        """The CPU time its training commands spent (0 for a run trained before it was counted)."""
+        path = self.path / CPU_FILE
+        if not path.exists():
+            return 0.0
+        text = path.read_text(errors="replace").strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise RunFolderError(f"{path} is not a count of CPU seconds: expected one number of 0 or more, got "
+                                 f"{text[:40]!r}: delete the file (the count restarts) or restore it from a copy")
+        return seconds
 
     def save_samples(self, epoch: int, samples: np.ndarray) -> Path:
         path = self.samples / f"epoch_{epoch:04d}.npy"

@@ -7,7 +7,8 @@ metrics, a checkpoint. It prints nothing: ``on_start`` receives the rounds per
 epoch once the data is loaded, ``on_epoch`` each epoch's record and ``on_rounds``
 the number of rounds just trained (the CLI draws its progress bar from them);
 ``on_decode(done, total)`` follows a first decode of a user's pictures and
-``on_data`` gets one line saying what the data is.
+``on_data`` gets one line saying what the data is. Each call adds the CPU time it spent
+(all threads, from the data's loading on) to the run folder's ``cpu_seconds.txt``.
 
 Resuming is exact: the checkpoint holds both networks, both optimizers, the
 noise generator's state and the epoch, and the order of each epoch's batches
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -159,6 +161,7 @@ def train(
     # "default" is the single-device path; the others: training/distribute.py. A
     # strategy is how a run is computed, not what it computes: it is not in the config,
     # and a run may be resumed under another one.
+    started = time.process_time()
     plan = distribute.plan_for(strategy, config)
     # A user's pictures: the shape the networks are built for, fixed before the run folder
     # records the config (a resumed run's config has it already).
@@ -172,9 +175,13 @@ def train(
         return _train(config, RunFolder.open(out_dir) if resume else RunFolder(Path(out_dir)), plan,
                       resume=resume, **callbacks)
     if resume:
-        return _train(config, RunFolder.resume(out_dir, config), plan, resume=True, **callbacks)
-    with RunFolder.new(out_dir, config) as run:  # taken back if the run fails before its first checkpoint
-        return _train(config, run, plan, resume=False, **callbacks)
+        result = _train(config, RunFolder.resume(out_dir, config), plan, resume=True, **callbacks)
+    else:
+        with RunFolder.new(out_dir, config) as run:  # taken back if the run fails before its first checkpoint
+            result = _train(config, run, plan, resume=False, **callbacks)
+    # What the run cost, from the data's loading on: the figure a CPU budget is judged by.
+    result.run.add_cpu_seconds(time.process_time() - started)
+    return result
 
 
 def _train(config: TrainConfig, run: RunFolder, plan, *, resume: bool, on_epoch, on_rounds, on_start,

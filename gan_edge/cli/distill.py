@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 
 from gan_edge.cli._workstation import require_tensorflow
-from gan_edge.cli.train import default_run_dir, run_training, whole_number
+from gan_edge.cli.train import add_cpu_budget, default_run_dir, run_training, whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -33,6 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/dcgan-PRESET-distilled-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the distillation in --out from its last checkpoint (only --epochs may change)")
+    add_cpu_budget(parser)
     parser.set_defaults(run=run)
 
 
@@ -63,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     return run_training(
         config, args.out or default_run_dir(f"{config.model}-{args.preset}-distilled"), command="distill",
-        resume=args.resume, data_line=lambda source: f"data: {source}\nteacher: {config.teacher}",
+        resume=args.resume, cpu_minutes=args.cpu_minutes, data_line=lambda source: f"data: {source}\nteacher: {config.teacher}",
         resume_with=lambda run_dir: f"gan-edge distill {shlex.quote(config.teacher)} --resume --out {shlex.quote(run_dir)}")

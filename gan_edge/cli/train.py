@@ -4,6 +4,8 @@ SIGINT (Ctrl-C) or SIGTERM stops the run cleanly: the current compiled call of
 rounds finishes, a checkpoint is written, the resume command is printed, and the
 exit status is 128 + the signal number (130, 143), as for a process the signal
 ended, but with nothing lost. A second signal stops at once, without saving.
+``--cpu-minutes`` stops the same way once the command has spent that much CPU time,
+with exit status 0: the budget, not a failure, ended it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import math
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
 from gan_edge.cli._progress import TrainingProgress
@@ -64,10 +68,29 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/MODEL-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint (only --epochs may change)")
+    add_cpu_budget(parser)
     parser.add_argument("--strategy", default="default",
                         help="default (one device), mirrored (every GPU of this machine) or multiworker "
                              "(several machines, each described by TF_CONFIG); the batch is the global batch")
     parser.set_defaults(run=run)
+
+
+def add_cpu_budget(parser) -> None:
+    """``--cpu-minutes``, for ``train`` and ``distill``."""
+    parser.add_argument("--cpu-minutes", type=positive_minutes, metavar="MINUTES",
+                        help="stop cleanly, with a checkpoint to resume from, once this command has spent this much "
+                             "CPU time (all threads); the run folder's cpu_seconds.txt sums every command's")
+
+
+def positive_minutes(text: str) -> float:
+    """argparse type: a number of minutes above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text[:40]!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of minutes above 0, got {text[:40]!r}")
+    return value
 
 
 def whole_number(text: str) -> int:
@@ -158,13 +181,15 @@ def run(args: argparse.Namespace) -> int:
     strategy = "" if args.strategy == "default" else f" --strategy {args.strategy}"
     return run_training(
         config, args.out or default_run_dir(config.model), command="train", resume=args.resume,
-        strategy=args.strategy, data_line=lambda source: f"data: {source}",
+        strategy=args.strategy, cpu_minutes=args.cpu_minutes, data_line=lambda source: f"data: {source}",
         resume_with=lambda run_dir: f"gan-edge train {config.model} --resume --out {shlex.quote(run_dir)}{strategy}")
 
 
-def run_training(config, out, *, command: str, resume: bool, data_line, resume_with, strategy: str = "default") -> int:
-    """``train()`` under a progress bar, stopped cleanly by SIGINT / SIGTERM: the body of
-    ``gan-edge train`` and ``gan-edge distill`` (``command`` names which in its messages).
+def run_training(config, out, *, command: str, resume: bool, data_line, resume_with, strategy: str = "default",
+                 cpu_minutes: float | None = None) -> int:
+    """``train()`` under a progress bar, stopped cleanly by SIGINT / SIGTERM or once
+    ``cpu_minutes`` of CPU time are spent: the body of ``gan-edge train`` and ``gan-edge
+    distill`` (``command`` names which in its messages).
 
     ``data_line(source)`` is printed once the data is read; ``resume_with(run_dir)`` is the
     command that continues a stopped run. Returns the exit status."""
@@ -172,20 +197,29 @@ def run_training(config, out, *, command: str, resume: bool, data_line, resume_w
 
     logging.basicConfig(format=f"gan-edge {command}: %(levelname)s: %(message)s")  # the collapse alarm
     progress = TrainingProgress(config.epochs, describer(config.model, bool(config.data_path)))
+    started = time.process_time()
+
+    def budget_spent() -> bool:
+        return cpu_minutes is not None and time.process_time() - started >= cpu_minutes * 60
+
     stop = _StopOnSignal(command)
     try:
         result = train(config, out, resume=resume, on_start=progress.start, on_epoch=progress.epoch,
-                       on_rounds=progress.rounds, should_stop=stop.requested, strategy=strategy,
-                       on_decode=progress.decode, on_data=lambda source: print(data_line(source), flush=True))
+                       on_rounds=progress.rounds, should_stop=lambda: stop.requested() or budget_spent(),
+                       strategy=strategy, on_decode=progress.decode,
+                       on_data=lambda source: print(data_line(source), flush=True))
     finally:
         stop.restore()
         progress.close()
     if result.stopped_at is not None:
         epoch, done, steps = result.stopped_at
         where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
-        print(f"gan-edge {command}: stopped by {stop.name} {where}; checkpoint: {result.checkpoint}\n"
-              f"resume with: {resume_with(str(result.run.path))}", file=sys.stderr, flush=True)
-        return 128 + stop.signum
+        cause = stop.name or f"its budget of {cpu_minutes:g} CPU-minutes"
+        again = "" if stop.name else " --cpu-minutes MINUTES"
+        print(f"gan-edge {command}: stopped by {cause} {where}; checkpoint: {result.checkpoint}\n"
+              f"resume with: {resume_with(str(result.run.path))}{again}", file=sys.stderr, flush=True)
+        if stop.signum is not None:
+            return 128 + stop.signum
     print(f"run folder: {result.run.path}")
     return 0
 
