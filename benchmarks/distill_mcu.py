@@ -4,11 +4,11 @@
                                      [--overrides JSON] [--name distill_mcu]
     python benchmarks/distill_mcu.py TEACHER_RUN --score RUN_DIR [--cpu-minutes-spent M]
 
-1. `gan-edge distill TEACHER_RUN --preset mcu --seed S --out DIR` runs as a child process,
-   as a user runs it, until its CPU time (user + system, every thread) reaches
-   --cpu-minutes; then it gets SIGINT and stops cleanly at a checkpoint. The CPU time
-   reported is the child's own (getrusage of the reaped child): loading the data and the
-   teacher and the in-run evaluations (every 5 epochs here) count against the budget.
+1. `gan-edge distill TEACHER_RUN --preset mcu --seed S --out DIR --cpu-minutes M` runs as a
+   child process, as a user runs it, and stops cleanly at a checkpoint once its CPU time
+   (user + system, every thread) reaches M. The CPU time reported is the child's own
+   (getrusage of the reaped child): loading the data and the teacher and the in-run
+   evaluations (every 5 epochs here) count against the budget.
 2. The teacher, the distilled student and the student's int8 TFLite export (what the C
    module computes, bit for bit) are scored by the project's MNIST evaluator on 2,000
    samples against the same real digits, as benchmarks/mcu_dcgan_quality.py scores them:
@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -42,38 +41,31 @@ from gan_edge.export.source import load_generator  # noqa: E402
 from gan_edge.latent import sample_latent  # noqa: E402
 from gan_edge.training.evaluate import evaluate_generator  # noqa: E402
 from gan_edge.training.image_grid import write_panels  # noqa: E402
+from gan_edge.training.run import RunFolder  # noqa: E402
 from mcu_dcgan_quality import int8_sampler  # noqa: E402
 
 EVAL_EVERY = 5  # epochs between the run's own evaluations (FCD in metrics.jsonl)
+EPOCHS = 1000  # more than any budget here reaches: the CPU budget ends the run
 SAMPLES = 2000
 
 
 def distill_for(teacher: Path, out: Path, seed: int, cpu_minutes: float, overrides: dict) -> dict:
-    """Run `gan-edge distill` until its CPU time reaches ``cpu_minutes``; its CPU and wall time."""
+    """Run `gan-edge distill --cpu-minutes` (a clean stop with a checkpoint); its CPU and wall time."""
     settings = out.parent / f"{out.name}-overrides.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"eval_every": EVAL_EVERY, **overrides}))
     command = [sys.executable, "-m", "gan_edge.cli.main", "distill", str(teacher), "--preset", "mcu",
-               "--seed", str(seed), "--epochs", "1000", "--config", str(settings), "--out", str(out)]
+               "--seed", str(seed), "--epochs", str(EPOCHS), "--config", str(settings), "--out", str(out),
+               "--cpu-minutes", f"{cpu_minutes:g}"]
     before, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT)
-    ticks, limit, stopped = os.sysconf("SC_CLK_TCK"), cpu_minutes * 60, False
-    while child.poll() is None:
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # it has just ended
-            break
-        if not stopped and (int(fields[11]) + int(fields[12])) / ticks >= limit:  # utime + stime
-            child.send_signal(signal.SIGINT)  # a clean stop: the run saves a checkpoint
-            stopped = True
-        time.sleep(2)
-    code = child.wait()
-    if code not in (0, 128 + signal.SIGINT):
+    code = subprocess.run(command, cwd=ROOT).returncode
+    if code != 0:
         raise SystemExit(f"gan-edge distill failed with exit status {code}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    epochs = len(RunFolder(out).read_metrics())
     return {"cpu_minutes": cpu / 60, "wall_minutes": (time.perf_counter() - wall) / 60,
-            "stopped_by_budget": stopped, "command": " ".join(command)}
+            "stopped_by_budget": epochs < EPOCHS, "command": " ".join(command)}
 
 
 def int8_scores(run_dir: Path, config) -> tuple[dict, object, int]:
@@ -119,7 +111,7 @@ def main() -> int:
     taught = teacher(latent).numpy()
     gaps = {"student (mcu, float)": float(np.abs(student(latent).numpy() - taught).mean()),
             "student (mcu, int8 TFLite)": float(np.abs(int8(latent) - taught).mean())}
-    metrics = [json.loads(line) for line in (student_dir / "metrics.jsonl").read_text().splitlines()]
+    metrics = RunFolder(student_dir).read_metrics()
     epochs = metrics[-1]["epoch"] if metrics else 0
     rounds = _rounds_trained(student_dir, epochs)
 
