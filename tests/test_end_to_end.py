@@ -197,6 +197,7 @@ def test_a_damaged_cpu_count_is_refused_naming_the_file(tmp_path, capsys):
     assert main(["train", "toy2d", "--resume", "--epochs", "2", "--out", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert f"{run_dir / 'cpu_seconds.txt'} is not a count of CPU seconds" in err and "'lots'" in err
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1  # refused before training epoch 2
 
 
 @pytest.mark.parametrize(

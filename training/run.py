@@ -156,6 +156,7 @@ class RunFolder:
                 f"{run.path} was trained with {key}={stored.to_dict()[key]!r}, not {config.to_dict()[key]!r}: "
                 "resume with the run's own settings (only --epochs may change)"
             )
+        run.cpu_seconds()  # a damaged count is refused now, not after the resumed run has trained
         return run
 
     def save_config(self, config: TrainConfig) -> None:

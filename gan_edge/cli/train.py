@@ -214,11 +214,12 @@ def run_training(config, out, *, command: str, resume: bool, data_line, resume_w
     if result.stopped_at is not None:
         epoch, done, steps = result.stopped_at
         where = f"before epoch {epoch}" if done == 0 else f"in epoch {epoch} after round {done} of {steps}"
-        cause = stop.name or f"its budget of {cpu_minutes:g} CPU-minutes"
-        again = "" if stop.name else " --cpu-minutes MINUTES"
+        by_signal = stop.requested()  # else the CPU budget ended the run
+        cause = stop.name if by_signal else f"its budget of {cpu_minutes:g} CPU-minutes"
+        again = "" if by_signal else " --cpu-minutes MINUTES"
         print(f"gan-edge {command}: stopped by {cause} {where}; checkpoint: {result.checkpoint}\n"
               f"resume with: {resume_with(str(result.run.path))}{again}", file=sys.stderr, flush=True)
-        if stop.signum is not None:
+        if by_signal:
             return 128 + stop.signum
     print(f"run folder: {result.run.path}")
     return 0
