@@ -120,7 +120,9 @@ def main() -> int:
              + (f", overrides {json.dumps(overrides)}" if overrides else "")
              + f": {rounds:,} rounds ({rounds * config.batch_size:,} images) in "
              + (f"{cpu:.1f} CPU-minutes (user + system, {os.cpu_count()} CPUs)" if cpu is not None else "an unmeasured time"),
-             f"imitation_weight {config.imitation_weight:g}, D from the teacher's: {config.teacher_discriminator}; "
+             ("imitation alone" if config.imitation_only
+              else f"the four-step round, D from the teacher's: {config.teacher_discriminator}")
+             + f", imitation_weight {config.imitation_weight:g}; "
              f"int8 TFLite {int8_bytes:,} bytes; {SAMPLES:,} samples each; machine: {_cpu_name()}",
              f"{'':<30}" + "".join(f"{n:>16}" for n in SHOWN) + f"{'gap to teacher':>16}"]
     lines.append("-" * len(lines[-1]))

@@ -202,9 +202,12 @@ class TrainConfig:
     # without one. G's loss in steps (b) and (d) adds imitation_weight times the mean
     # |G(z) - teacher(z)| over each picture, on the same latents; teacher_discriminator starts
     # D from the teacher's D (built alike: the same picture shape, pack, remedy).
+    # imitation_only replaces the four-step round by imitation alone: G learns teacher(z)
+    # for fresh latents, D is neither used nor trained (training/distill.py says why).
     teacher: str = ""
     imitation_weight: float = 0.0
     teacher_discriminator: bool = False
+    imitation_only: bool = False
 
     def __post_init__(self) -> None:
         from gan_edge.training.models import MODELS  # late: models import TensorFlow
@@ -279,10 +282,13 @@ class TrainConfig:
         if not (math.isfinite(self.imitation_weight) and self.imitation_weight >= 0.0):
             raise ConfigError(f"imitation_weight must be 0 or a positive finite number, got {self.imitation_weight}")
         if not self.teacher:
-            if self.imitation_weight or self.teacher_discriminator:
-                raise ConfigError("imitation_weight and teacher_discriminator apply to a run with a teacher: "
-                                  "distill one with `gan-edge distill TEACHER_RUN`")
+            if self.imitation_weight or self.teacher_discriminator or self.imitation_only:
+                raise ConfigError("imitation_weight, teacher_discriminator and imitation_only apply to a run with a "
+                                  "teacher: distill one with `gan-edge distill TEACHER_RUN`")
             return
+        if self.imitation_only and not self.imitation_weight:
+            raise ConfigError("imitation_only trains G by the imitation term alone: it needs an imitation_weight "
+                              "above 0, got 0")
         if self.model != "dcgan":
             raise ConfigError(f"teacher applies to dcgan only (the student `gan-edge distill` trains), "
                               f"got model {self.model!r}")

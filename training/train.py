@@ -105,8 +105,10 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
     # D's warm-up rounds are steps (a) and (c) alone.
     g_updates = None if rounds is None else 2 * rounds
     d_updates = None if rounds is None else 2 * (rounds + warmup_rounds)
-    # A family may prepare its real samples before step (a) (progan: the fade-in blend).
-    round_ = getattr(family, "ROUND", FourStepRound)(
+    # A family may prepare its real samples before step (a) (progan: the fade-in blend);
+    # distillation by imitation alone replaces the round (training/distill.py).
+    round_class = distill.ImitationRound if config.imitation_only else getattr(family, "ROUND", FourStepRound)
+    round_ = round_class(
         generator,
         discriminator,
         build_optimizer(config.g_optimizer, g_updates),

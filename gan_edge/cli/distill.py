@@ -1,8 +1,10 @@
 """``gan-edge distill TEACHER_RUN``: train a small generator to imitate a trained one.
 
 The student is a dcgan of ``--preset`` (mcu, the microcontroller's generator, unless
-told otherwise) on the teacher's data and latents, trained as ``gan-edge train`` trains
-with one term more in G's loss (training/distill.py). Its run folder names the teacher in
+told otherwise) on the teacher's data and latents, trained to draw the teacher's picture
+for each latent (by default by that imitation alone; with ``imitation_only`` false, by the
+four-step round with the imitation term in G's loss: training/distill.py). Its run folder
+names the teacher in
 config.json, and ``gan-edge export`` takes it as it takes any run. Progress, checkpoints,
 SIGINT / SIGTERM (a clean stop, exit 130 / 143) and ``--resume`` behave as in
 ``gan-edge train``; a teacher or preset that cannot be distilled is refused before
@@ -28,8 +30,8 @@ def add_parser(subparsers) -> None:
                              "default or book")
     parser.add_argument("--epochs", type=whole_number, help="number of epochs (default: the preset's)")
     parser.add_argument("--seed", type=whole_number, help="random seed (default 0)")
-    parser.add_argument("--config", type=Path,
-                        help="JSON file of config overrides (e.g. imitation_weight, teacher_discriminator)")
+    parser.add_argument("--config", type=Path, help="JSON file of config overrides (e.g. imitation_only, "
+                                                    "imitation_weight, teacher_discriminator)")
     parser.add_argument("--out", type=Path, help="run folder to create (default runs/dcgan-PRESET-distilled-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the distillation in --out from its last checkpoint (only --epochs may change)")
