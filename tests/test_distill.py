@@ -118,6 +118,10 @@ def test_imitation_alone_trains_g_towards_the_teacher_and_leaves_d_untouched(tin
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(d_before, round_.discriminator.weights))
     assert int(round_.d_optimizer.iterations.numpy()) == 0 and int(round_.g_optimizer.iterations.numpy()) == 8
     assert sums["d_loss"] == 0 and sums["g_loss"] > 0 and sums["tp"] == sums["fp"] == 0
+    # One G update a round, so a decaying rate reaches its end with the run's last round.
+    decaying = config.with_overrides({"g_optimizer": {"final_learning_rate": 1e-6}})
+    schedule = build_round(decaying, rounds=8).g_optimizer.get_config()["learning_rate"]
+    assert schedule["config"]["decay_steps"] == 8, schedule
 
 
 def test_resume_continues_the_distillation_and_refuses_another_teacher(student_run, tiny_dcgan_run, tmp_path,

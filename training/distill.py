@@ -168,5 +168,5 @@ class ImitationRound(FourStepRound):
             loss = self._mean(self.generator_penalty(z, self.generator(z, training=True)), global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        none = tf.constant(0, tf.int64)
-        return {"d_loss": tf.constant(0.0), "g_loss": loss, "tp": none, "fn": none, "fp": none, "tn": none}
+        zero = tf.constant(0, tf.int64)  # no D step, so nothing was judged
+        return {"d_loss": tf.constant(0.0), "g_loss": loss, "tp": zero, "fn": zero, "fp": zero, "tn": zero}

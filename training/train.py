@@ -102,8 +102,8 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
     """
     family = model_family(config.model)
     # Each network is updated twice per round: D in steps (a) and (c), G in (b) and (d);
-    # D's warm-up rounds are steps (a) and (c) alone.
-    g_updates = None if rounds is None else 2 * rounds
+    # D's warm-up rounds are steps (a) and (c) alone. Imitation alone updates G once a round.
+    g_updates = None if rounds is None else (1 if config.imitation_only else 2) * rounds
     d_updates = None if rounds is None else 2 * (rounds + warmup_rounds)
     # A family may prepare its real samples before step (a) (progan: the fade-in blend);
     # distillation by imitation alone replaces the round (training/distill.py).

@@ -4,11 +4,10 @@ The student is a dcgan of ``--preset`` (mcu, the microcontroller's generator, un
 told otherwise) on the teacher's data and latents, trained to draw the teacher's picture
 for each latent (by default by that imitation alone; with ``imitation_only`` false, by the
 four-step round with the imitation term in G's loss: training/distill.py). Its run folder
-names the teacher in
-config.json, and ``gan-edge export`` takes it as it takes any run. Progress, checkpoints,
-SIGINT / SIGTERM (a clean stop, exit 130 / 143) and ``--resume`` behave as in
-``gan-edge train``; a teacher or preset that cannot be distilled is refused before
-anything is written.
+names the teacher in config.json, and ``gan-edge export`` takes it as it takes any run.
+Progress, checkpoints, SIGINT / SIGTERM (a clean stop, exit 130 / 143) and ``--resume``
+behave as in ``gan-edge train``; a teacher or preset that cannot be distilled is refused
+before anything is written.
 """
 
 from __future__ import annotations
