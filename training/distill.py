@@ -161,6 +161,8 @@ class ImitationRound(FourStepRound):
     round costs one G step and a teacher pass instead of four steps through the book's D.
     Records ``g_loss`` as the imitation term and ``d_loss`` as 0 (no D step ran)."""
 
+    G_UPDATES_PER_ROUND = 1
+
     def round(self, real: tf.Tensor, noise=None, global_size=None) -> dict[str, tf.Tensor]:
         n = tf.shape(real)[0]
         z = self.sample_latent(n) if noise is None else noise[0]

@@ -94,6 +94,10 @@ class FourStepRound:
     compiled graph; it returns per-round mean losses and summed confusion counts.
     """
 
+    # G learns in steps (b) and (d): a learning rate that decays over a run decays over
+    # twice its rounds (a subclass that steps G otherwise says so here).
+    G_UPDATES_PER_ROUND = 2
+
     def __init__(
         self,
         generator: keras.Model,

@@ -101,13 +101,13 @@ def round_for(config: TrainConfig, generator, discriminator, *, seed: int | None
     generator's weight average the round keeps (training/averaging.py), or None.
     """
     family = model_family(config.model)
-    # Each network is updated twice per round: D in steps (a) and (c), G in (b) and (d);
-    # D's warm-up rounds are steps (a) and (c) alone. Imitation alone updates G once a round.
-    g_updates = None if rounds is None else (1 if config.imitation_only else 2) * rounds
-    d_updates = None if rounds is None else 2 * (rounds + warmup_rounds)
     # A family may prepare its real samples before step (a) (progan: the fade-in blend);
     # distillation by imitation alone replaces the round (training/distill.py).
     round_class = distill.ImitationRound if config.imitation_only else getattr(family, "ROUND", FourStepRound)
+    # The round says how often it steps G; D is stepped in (a) and (c), and its warm-up
+    # rounds are those two steps alone.
+    g_updates = None if rounds is None else round_class.G_UPDATES_PER_ROUND * rounds
+    d_updates = None if rounds is None else 2 * (rounds + warmup_rounds)
     round_ = round_class(
         generator,
         discriminator,
