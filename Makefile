@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/gan-edge demo
 
+# One pytest worker per core; each test file stays on one worker (its module fixtures are
+# built once). `pytest` alone runs in one process, as before.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy_epoch_speed.py

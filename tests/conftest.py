@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +12,20 @@ from typing import Callable
 
 import numpy as np
 import pytest
+
+# --- the order pytest-xdist hands out test files ----------------------------------
+# `make test` runs one worker per core and gives each a whole file at a time, in collection
+# order. The longest files (measured: each about a minute or more of a 12-minute serial run)
+# go first, so that no worker is left with one of them while the others have finished.
+LONGEST_FILES_FIRST = ("test_dcgan.py", "test_distribute.py", "test_web.py", "test_qat.py",
+                       "test_crash_safety.py", "test_progan.py", "test_end_to_end.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if "PYTEST_XDIST_WORKER" in os.environ:  # every worker sorts alike, as xdist requires
+        rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 # --- vulkan_: no Vulkan driver in the test process ----------------------------------
 # Debian's chromium brings Mesa's Vulkan drivers, which link their own LLVM. LiteRT's GPU
@@ -19,7 +36,11 @@ import pytest
 # without one), and Chromium, which needs one for WebGPU, gets the original variables back
 # (the vulkan_for_browser fixture).
 VULKAN_DRIVER_VARIABLES = ("VK_ICD_FILENAMES", "VK_DRIVER_FILES")
-_ORIGINAL_VULKAN = {name: os.environ.get(name) for name in VULKAN_DRIVER_VARIABLES}
+# pytest-xdist's workers inherit the environment this file already changed in the process
+# that started them: the originals travel to them in a variable of their own.
+_SAVED_VULKAN = "GAN_EDGE_TESTS_ORIGINAL_VULKAN"
+_ORIGINAL_VULKAN = json.loads(os.environ.setdefault(
+    _SAVED_VULKAN, json.dumps({name: os.environ.get(name) for name in VULKAN_DRIVER_VARIABLES})))
 for _name in VULKAN_DRIVER_VARIABLES:
     os.environ[_name] = os.devnull
 
@@ -194,6 +215,28 @@ def runtime_export(runtime_models, tmp_path) -> Callable[..., Path]:
 
 # --- mnist_: the real digits and the classifier the MNIST evaluators measure with ----
 
+
+def _shared_by_workers(tmp_path_factory, name: str) -> Path:
+    """A folder every pytest-xdist worker of this run sees (their base folders' parent), or
+    a fresh one of this session's when pytest runs in one process."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return tmp_path_factory.mktemp(name)
+    folder = tmp_path_factory.getbasetemp().parent / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def _held(lock_file: Path):
+    """An exclusive lock on ``lock_file`` (created) while the block runs."""
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
@@ -210,12 +253,13 @@ def mnist_classifier_cache(tmp_path_factory):
     from gan_edge.training.data.mnist import load_mnist, to_model_range
     from gan_edge.training.metrics.mnist import load_or_train_classifier
 
-    cache = tmp_path_factory.mktemp("classifier-cache")
+    cache = _shared_by_workers(tmp_path_factory, "classifier-cache")
     saved = {key: os.environ.get(key) for key in ("GAN_EDGE_DATA", "GAN_EDGE_CACHE")}
     os.environ["GAN_EDGE_DATA"] = str(MNIST_DIR)
     os.environ["GAN_EDGE_CACHE"] = str(cache)
     data = load_mnist(MNIST_DIR, allow_download=False)
-    load_or_train_classifier(cache, to_model_range(data.images), data.labels)
+    with _held(cache / ".lock"):  # one worker trains, the others load what it cached
+        load_or_train_classifier(cache, to_model_range(data.images), data.labels)
     yield cache
     for key, value in saved.items():
         if value is None:
