@@ -240,6 +240,10 @@ class Runner:
         self.jobs, self.timeout, self.raw, self.memory = jobs, timeout, raw, memory_bytes
         self.running: dict[int, tuple] = {}  # read fd -> (pid, started, job, chunks)
         self.results: list[dict] = []
+        # A file's backends run side by side and finish in any order: its folder goes once
+        # every job of it has been submitted and has finished (a crash's copy is taken from it).
+        self.unfinished: dict[Path, int] = {}
+        self.all_submitted: set[Path] = set()
 
     def submit(self, job: dict) -> None:
         while len(self.running) >= self.jobs:
@@ -256,6 +260,10 @@ class Runner:
                 os._exit(3)
         os.close(write_fd)
         self.running[read_fd] = (pid, time.monotonic(), job, [])
+        folder = Path(job["path"]).parent
+        self.unfinished[folder] = self.unfinished.get(folder, 0) + 1
+        if job["last"]:
+            self.all_submitted.add(folder)
 
     def drain(self) -> list[dict]:
         while self.running:
@@ -299,8 +307,12 @@ class Runner:
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(job["path"], keep / f"{job['index']:05d}_{job['backend']}_{result['outcome']}_"
                                             f"{Path(job['path']).name}")
-        if job["last"]:  # the file's folder is shared by its backends' jobs
-            shutil.rmtree(Path(job["path"]).parent, ignore_errors=True)
+        folder = Path(job["path"]).parent
+        self.unfinished[folder] -= 1
+        if self.unfinished[folder] == 0 and folder in self.all_submitted:
+            del self.unfinished[folder]
+            self.all_submitted.discard(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the campaign ---------------------------------------------------------------------------

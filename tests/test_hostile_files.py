@@ -29,6 +29,7 @@ def test_fuzzed_files_never_crash_hang_or_escape_as_other_errors(runtime_export,
          "--seed", "0", "--timeout", "20", "--json", str(report)],
         capture_output=True, text=True, timeout=300,
     )
+    assert report.is_file(), f"fuzz_loader.py wrote no report (exit {done.returncode}): {done.stderr[-2000:]}"
     results = json.loads(report.read_text())["results"]
     outcomes = {r["outcome"] for r in results}
     assert {r["index"] for r in results} == set(range(120))
