@@ -19,10 +19,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/gan-edge demo
 
-# One pytest worker per core; each test file stays on one worker (its module fixtures are
-# built once). `pytest` alone runs in one process, as before.
+# One pytest worker per core, at most 4 (each holds TensorFlow: about 1.5 GiB); each test
+# file stays on one worker (its module fixtures are built once). `pytest` alone runs in one
+# process, as before.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min(4, os.cpu_count() or 1))')
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy_epoch_speed.py
