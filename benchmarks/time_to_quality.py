@@ -1,0 +1,73 @@
+"""FCD against CPU-minutes, for finished runs side by side (issue 25's time-to-quality curve).
+
+Reads each run folder's metrics.jsonl (the in-run evaluations: ``fcd`` on the run's
+``eval_samples``), its config (batch size, so images per epoch) and cpu_seconds.txt (the
+CPU time, all threads, its training commands spent). A run records no clock per epoch,
+so the CPU-minutes of epoch e are estimated as the run's total times e / (epochs done):
+a round costs the same all run long, and each run evaluates at a fixed interval, so the
+estimate is off by the start-up (data, classifier) and by the rounds of an epoch a budget
+stopped, both spread over the run (a few percent for runs of tens of epochs). Prints
+one table per run and draws the curves into --figure.
+
+    python benchmarks/time_to_quality.py RUN [RUN ...] [--labels A,B] [--figure FILE.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curve(run: Path) -> tuple[list[tuple[int, float, float]], dict]:
+    """[(epoch, estimated CPU-minutes, fcd)] of ``run``'s evaluations, and its config."""
+    config = json.loads((run / "config.json").read_text())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if not records:
+        raise SystemExit(f"{run}: metrics.jsonl holds no epoch: train the run first")
+    cpu_file = run / "cpu_seconds.txt"
+    if not cpu_file.is_file():
+        raise SystemExit(f"{run}: no cpu_seconds.txt: the run is still training, or predates CPU accounting")
+    minutes = float(cpu_file.read_text().split()[0]) / 60
+    epochs = records[-1]["epoch"]
+    points = [(r["epoch"], minutes * r["epoch"] / epochs, r["fcd"]) for r in records if "fcd" in r]
+    return points, config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--labels", help="comma-separated, one per run (default: the folders' names)")
+    parser.add_argument("--figure", type=Path, default=Path("benchmarks/results/time_to_quality.png"))
+    args = parser.parse_args()
+    labels = args.labels.split(",") if args.labels else [run.name for run in args.runs]
+    if len(labels) != len(args.runs):
+        parser.error(f"--labels names {len(labels)} runs, got {len(args.runs)} run folders")
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.0))
+    for run, label in zip(args.runs, labels):
+        points, config = curve(run)
+        print(f"\n{label} ({run}): batch {config['batch_size']}, loss {config['loss_mode']}, "
+              f"{config['eval_samples']} samples an evaluation")
+        print(f"  {'epoch':>5} {'CPU-min':>8} {'fcd':>8}")
+        for epoch, minutes, fcd in points:
+            print(f"  {epoch:>5} {minutes:>8.1f} {fcd:>8.2f}")
+        axis.plot([p[1] for p in points], [p[2] for p in points], marker="o", label=label)
+    axis.set_xlabel("CPU-minutes (estimated per epoch from the run's total)")
+    axis.set_ylabel("FCD (in-run evaluation)")
+    axis.set_yscale("log")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    args.figure.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.figure, dpi=120)
+    print(f"\nfigure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
