@@ -240,10 +240,9 @@ class Runner:
         self.jobs, self.timeout, self.raw, self.memory = jobs, timeout, raw, memory_bytes
         self.running: dict[int, tuple] = {}  # read fd -> (pid, started, job, chunks)
         self.results: list[dict] = []
-        # A file's backends run side by side and finish in any order: its folder goes once
-        # every job of it has been submitted and has finished (a crash's copy is taken from it).
-        self.unfinished: dict[Path, int] = {}
-        self.all_submitted: set[Path] = set()
+        # A file's backends run side by side and finish in any order: its folder goes when
+        # the last of its jobs has finished (a crash's copy is taken from it first).
+        self.unfinished: dict[Path, int] = {}  # folder -> its jobs not yet finished
 
     def submit(self, job: dict) -> None:
         while len(self.running) >= self.jobs:
@@ -260,10 +259,7 @@ class Runner:
                 os._exit(3)
         os.close(write_fd)
         self.running[read_fd] = (pid, time.monotonic(), job, [])
-        folder = Path(job["path"]).parent
-        self.unfinished[folder] = self.unfinished.get(folder, 0) + 1
-        if job["last"]:
-            self.all_submitted.add(folder)
+        self.unfinished.setdefault(Path(job["path"]).parent, job["jobs_of_file"])
 
     def drain(self) -> list[dict]:
         while self.running:
@@ -309,9 +305,8 @@ class Runner:
                                             f"{Path(job['path']).name}")
         folder = Path(job["path"]).parent
         self.unfinished[folder] -= 1
-        if self.unfinished[folder] == 0 and folder in self.all_submitted:
+        if not self.unfinished[folder]:
             del self.unfinished[folder]
-            self.all_submitted.discard(folder)
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -366,10 +361,10 @@ def fuzz(export_dir: Path, count: int, seed: int, jobs: int, timeout: float, raw
         if kind == "sidecar":
             manifest_path(path).write_text(sidecar)
         backends = backends_for(fmt, manifest.batch_size is not None)
-        for b, backend in enumerate(backends):
+        for backend in backends:
             runner.submit({"path": str(path), "model": name, "backend": backend, "strategy": strategy,
                            "manifest": kind, "index": index, "output_shape": list(manifest.output_shape),
-                           "keep_dir": str(work / "kept"), "last": b == len(backends) - 1})
+                           "keep_dir": str(work / "kept"), "jobs_of_file": len(backends)})
     results = runner.drain()
     return {"results": results, "seconds": time.monotonic() - started, "models": [m.name for m in models]}
 

@@ -15,7 +15,7 @@ one table per run and draws the curves into --figure.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,20 +23,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gan_edge.training.run import RunFolder  # noqa: E402
 
-def curve(run: Path) -> tuple[list[tuple[int, float, float]], dict]:
-    """[(epoch, estimated CPU-minutes, fcd)] of ``run``'s evaluations, and its config."""
-    config = json.loads((run / "config.json").read_text())
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    if not records:
-        raise SystemExit(f"{run}: metrics.jsonl holds no epoch: train the run first")
-    cpu_file = run / "cpu_seconds.txt"
-    if not cpu_file.is_file():
-        raise SystemExit(f"{run}: no cpu_seconds.txt: the run is still training, or predates CPU accounting")
-    minutes = float(cpu_file.read_text().split()[0]) / 60
+
+def curve(run: RunFolder) -> list[tuple[int, float, float]]:
+    """[(epoch, estimated CPU-minutes, fcd)] of ``run``'s evaluations."""
+    records = run.read_metrics()
+    minutes = run.cpu_seconds() / 60
+    if not records or not minutes:
+        raise SystemExit(f"{run.path}: no finished epoch or no CPU count (cpu_seconds.txt): train the run to its end")
     epochs = records[-1]["epoch"]
-    points = [(r["epoch"], minutes * r["epoch"] / epochs, r["fcd"]) for r in records if "fcd" in r]
-    return points, config
+    return [(r["epoch"], minutes * r["epoch"] / epochs, r["fcd"]) for r in records if "fcd" in r]
 
 
 def main() -> None:
@@ -50,10 +48,11 @@ def main() -> None:
         parser.error(f"--labels names {len(labels)} runs, got {len(args.runs)} run folders")
 
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
-    for run, label in zip(args.runs, labels):
-        points, config = curve(run)
-        print(f"\n{label} ({run}): batch {config['batch_size']}, loss {config['loss_mode']}, "
-              f"{config['eval_samples']} samples an evaluation")
+    for path, label in zip(args.runs, labels):
+        run = RunFolder.open(path)
+        points, config = curve(run), run.config()
+        print(f"\n{label} ({path}): batch {config.batch_size}, loss {config.loss_mode}, "
+              f"{config.eval_samples} samples an evaluation")
         print(f"  {'epoch':>5} {'CPU-min':>8} {'fcd':>8}")
         for epoch, minutes, fcd in points:
             print(f"  {epoch:>5} {minutes:>8.1f} {fcd:>8.2f}")
